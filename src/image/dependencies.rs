@@ -1,0 +1,267 @@
+//! I2: `DT_NEEDED` resolved inside the root, transitively, so that a binary that loads
+//! `libcurl.so.4` inherits the crypto library below it.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::mmap::map_file;
+use super::rootfs::confine;
+use crate::inspect::{self, apply_needed, classify_needed, Findings, NeededKind};
+
+/// Most links followed to resolve one library path.
+const MAX_LINK_HOPS: usize = 40;
+/// Deepest dependency chain followed.
+const MAX_DEPTH: usize = 16;
+
+/// What a library tells its users.
+#[derive(Debug, Clone, Default)]
+struct LibraryFacts {
+    needed: Vec<String>,
+    runpath: Vec<String>,
+    /// Non-FIPS findings strong enough to inherit (not constant tables alone).
+    non_fips: Vec<String>,
+}
+
+pub(crate) struct LibraryIndex {
+    root: PathBuf,
+    loader_dirs: Vec<PathBuf>,
+    facts: RefCell<HashMap<PathBuf, LibraryFacts>>,
+}
+
+impl LibraryIndex {
+    pub fn new(root: &Path) -> Self {
+        let mut loader_dirs: Vec<PathBuf> = Vec::new();
+        for base in [
+            "lib",
+            "usr/lib",
+            "lib64",
+            "usr/lib64",
+            "usr/local/lib",
+            "usr/local/lib64",
+        ] {
+            loader_dirs.push(base.into());
+            if base.ends_with("lib") {
+                if let Ok(entries) = std::fs::read_dir(root.join(base)) {
+                    let mut triplets: Vec<PathBuf> = entries
+                        .flatten()
+                        .filter(|e| e.file_name().to_string_lossy().contains("-linux-"))
+                        .map(|e| Path::new(base).join(e.file_name()))
+                        .collect();
+                    triplets.sort();
+                    loader_dirs.extend(triplets);
+                }
+            }
+        }
+        for dir in ld_so_conf_dirs(root) {
+            if !loader_dirs.contains(&dir) {
+                loader_dirs.push(dir);
+            }
+        }
+        LibraryIndex {
+            root: root.to_path_buf(),
+            loader_dirs,
+            facts: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub fn is_loader_dir(&self, rel_dir: &Path) -> bool {
+        self.loader_dirs.iter().any(|d| d == rel_dir)
+    }
+
+    /// Finds `soname` for a file at `origin_dir` with the given run paths, then in the loader
+    /// directories. Returns the root-relative path of the real file.
+    pub fn resolve(&self, soname: &str, runpath: &[String], origin_dir: &Path) -> Option<PathBuf> {
+        if soname.contains('/') {
+            return self.real_file(&confine(origin_dir, Path::new(soname))?);
+        }
+        let from_runpath = runpath.iter().flat_map(|r| r.split(':')).filter_map(|dir| {
+            let dir = dir.replace("${ORIGIN}", "$ORIGIN");
+            match dir.strip_prefix("$ORIGIN") {
+                Some(rest) => confine(origin_dir, Path::new(rest.trim_start_matches('/'))),
+                None => confine(Path::new(""), Path::new(&dir)),
+            }
+        });
+        let candidates: Vec<PathBuf> = from_runpath
+            .chain(self.loader_dirs.iter().cloned())
+            .collect();
+        candidates
+            .iter()
+            .find_map(|dir| self.real_file(&dir.join(soname)))
+    }
+
+    /// Follows symlinks inside the root to a regular file.
+    fn real_file(&self, rel: &Path) -> Option<PathBuf> {
+        let mut rel = rel.to_path_buf();
+        for _ in 0..MAX_LINK_HOPS {
+            let meta = std::fs::symlink_metadata(self.root.join(&rel)).ok()?;
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(self.root.join(&rel)).ok()?;
+                rel = confine(rel.parent().unwrap_or(Path::new("")), &target)?;
+            } else {
+                return meta.is_file().then_some(rel);
+            }
+        }
+        None
+    }
+
+    fn facts(&self, rel: &Path) -> LibraryFacts {
+        if let Some(f) = self.facts.borrow().get(rel) {
+            return f.clone();
+        }
+        let facts = match map_file(&self.root.join(rel)) {
+            Ok(data) if inspect::is_elf(&data) => {
+                let name = rel
+                    .file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default();
+                let f = inspect::analyze(&data, &name);
+                LibraryFacts {
+                    // Its own DT_NEEDED findings are derived again, with the chain, by walk().
+                    non_fips: if f.constant_tables_only {
+                        Vec::new()
+                    } else {
+                        f.non_fips.into_iter().filter(|e| !e.starts_with("DT_NEEDED ")).collect()
+                    },
+                    needed: f.needed,
+                    runpath: f.runpath,
+                }
+            }
+            _ => LibraryFacts::default(),
+        };
+        self.facts
+            .borrow_mut()
+            .insert(rel.to_path_buf(), facts.clone());
+        facts
+    }
+
+    /// Adds to `f` (the findings of the file at `rel`) what its libraries bring, and to
+    /// `reasons` every crypto library it needs that the root does not have.
+    pub fn inherit(&self, rel: &str, f: &mut Findings, reasons: &mut Vec<String>) {
+        let origin = Path::new(rel)
+            .parent()
+            .unwrap_or(Path::new(""))
+            .to_path_buf();
+        let mut visited = HashSet::new();
+        let direct: Vec<String> = f.needed.clone();
+        let runpath = f.runpath.clone();
+        for soname in direct {
+            self.walk(
+                rel,
+                &soname,
+                &runpath,
+                &origin,
+                String::new(),
+                0,
+                &mut visited,
+                f,
+                reasons,
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        &self,
+        rel: &str,
+        soname: &str,
+        runpath: &[String],
+        origin: &Path,
+        via: String,
+        depth: usize,
+        visited: &mut HashSet<PathBuf>,
+        f: &mut Findings,
+        reasons: &mut Vec<String>,
+    ) {
+        if depth > 0 {
+            apply_needed(soname, &via, f);
+        }
+        let resolved = self.resolve(soname, runpath, origin);
+        let is_crypto = !matches!(
+            classify_needed(soname),
+            NeededKind::Other | NeededKind::Libxcrypt
+        );
+        let Some(path) = resolved else {
+            if is_crypto {
+                reasons.push(format!(
+                    "{rel}: needs {via}{soname}, which is not in the root filesystem (I2)"
+                ));
+            } else {
+                f.warn(format!("DT_NEEDED {via}{soname} not found in the root"));
+            }
+            return;
+        };
+        // Crypto libraries are judged as modules on their own; nothing to inherit below them.
+        if is_crypto || depth >= MAX_DEPTH || !visited.insert(path.clone()) {
+            return;
+        }
+        let facts = self.facts(&path);
+        let chain = format!("{via}{soname} -> ");
+        for finding in &facts.non_fips {
+            f.not_fips(format!("{via}{soname}: {finding}"));
+        }
+        let lib_origin = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        for next in &facts.needed {
+            self.walk(
+                rel,
+                next,
+                &facts.runpath,
+                &lib_origin,
+                chain.clone(),
+                depth + 1,
+                visited,
+                f,
+                reasons,
+            );
+        }
+    }
+}
+
+/// Directories from `etc/ld.so.conf` and its `include` files, inside the root.
+fn ld_so_conf_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    let mut files = vec![PathBuf::from("etc/ld.so.conf")];
+    let mut seen = HashSet::new();
+    while let Some(file) = files.pop() {
+        if !seen.insert(file.clone()) || seen.len() > 64 {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(root.join(&file)) else {
+            continue;
+        };
+        for line in text
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim())
+        {
+            if let Some(pattern) = line.strip_prefix("include") {
+                files.extend(expand_include(root, pattern.trim()));
+            } else if !line.is_empty() {
+                if let Some(d) = confine(Path::new(""), Path::new(line)) {
+                    dirs.push(d);
+                }
+            }
+        }
+    }
+    dirs
+}
+
+/// `include /etc/ld.so.conf.d/*.conf`: files of that directory matching the name pattern.
+fn expand_include(root: &Path, pattern: &str) -> Vec<PathBuf> {
+    let Some(rel) = confine(Path::new("etc"), Path::new(pattern)) else {
+        return Vec::new();
+    };
+    let (Some(dir), Some(name)) = (rel.parent(), rel.file_name()) else {
+        return Vec::new();
+    };
+    let name = name.to_string_lossy();
+    let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| inspect::module_registry::glob_match(&name, &e.file_name().to_string_lossy()))
+        .map(|e| dir.join(e.file_name()))
+        .collect();
+    out.sort();
+    out
+}

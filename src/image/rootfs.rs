@@ -1,0 +1,277 @@
+//! Scanning a root filesystem on disk (a directory) or a single file.
+
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use super::dependencies::LibraryIndex;
+use super::mmap::map_file;
+use super::openssl_provider;
+use super::report::{ScanReport, Skipped};
+use crate::inspect::{self, BinaryVerdict, Day, ModuleRegistry};
+use crate::policy::{self, ImagePolicy};
+
+/// What every scan needs: the registry, the day, and the policy.
+#[derive(Debug, Clone)]
+pub struct ScanContext {
+    pub registry: ModuleRegistry,
+    pub today: Day,
+    pub policy: ImagePolicy,
+}
+
+/// Scan errors that stop a whole target.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Progress of a long scan, for a terminal.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub files_seen: u64,
+    pub binaries_judged: u64,
+}
+
+/// Judges one file on its own: its libraries are resolved on this host (as the loader would
+/// when it runs here), and dynamic routes keep validation `unknown`: only an image or root
+/// filesystem scan settles them.
+pub fn scan_file(path: &Path, display: &str, ctx: &ScanContext) -> Result<ScanReport, ScanError> {
+    let data = map_file(path).map_err(|source| ScanError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut binaries = Vec::new();
+    let mut skipped = Vec::new();
+    let mut host_reasons = Vec::new();
+    if inspect::is_elf(&data) || data.is_empty() {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        let mut findings = inspect::analyze(&data, &name);
+        if let Ok(abs) = std::fs::canonicalize(path) {
+            let host = Path::new("/");
+            LibraryIndex::new(host).inherit(&relative(host, &abs), &mut findings, &mut host_reasons);
+        }
+        binaries.push(inspect::judge(display, &findings, &ctx.registry, ctx.today));
+    } else {
+        skipped.push(Skipped {
+            path: display.to_string(),
+            reason: "not ELF".into(),
+        });
+    }
+    let o = policy::target_outcome(&binaries, &host_reasons, ctx.policy, true);
+    Ok(ScanReport {
+        target: display.to_string(),
+        outcome: o.outcome,
+        reasons: o.reasons,
+        image: None,
+        binaries,
+        skipped,
+    })
+}
+
+/// Walks a root filesystem without leaving it, judges every selected ELF file (FIPS-RULES
+/// §2 step 1), resolves `DT_NEEDED` inside the root (I2) and applies the OpenSSL provider
+/// rules (I3, I4).
+pub fn scan_dir(
+    root: &Path,
+    display: &str,
+    ctx: &ScanContext,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<ScanReport, ScanError> {
+    let io = |source: std::io::Error| ScanError::Io {
+        path: root.display().to_string(),
+        source,
+    };
+    std::fs::read_dir(root).map_err(io)?;
+    let libs = LibraryIndex::new(root);
+    let mut binaries: Vec<BinaryVerdict> = Vec::new();
+    let mut skipped = Vec::new();
+    let mut image_reasons = Vec::new();
+    let mut state = Progress::default();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter();
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e.path().map(|p| relative(root, p)).unwrap_or_default();
+                skipped.push(Skipped {
+                    path,
+                    reason: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+        };
+        let rel = relative(root, entry.path());
+        let ft = entry.file_type();
+        if ft.is_dir() {
+            continue;
+        }
+        state.files_seen += 1;
+        if ft.is_symlink() {
+            skipped.push(Skipped {
+                reason: symlink_reason(root, entry.path()),
+                path: rel,
+            });
+            continue;
+        }
+        if !ft.is_file() {
+            let kind = if ft.is_fifo() {
+                "fifo"
+            } else if ft.is_block_device() || ft.is_char_device() {
+                "device node"
+            } else if ft.is_socket() {
+                "socket"
+            } else {
+                "special file"
+            };
+            skipped.push(Skipped {
+                path: rel,
+                reason: format!("not a regular file ({kind})"),
+            });
+            continue;
+        }
+        let data = match map_file(entry.path()) {
+            Ok(d) => d,
+            Err(e) => {
+                skipped.push(Skipped {
+                    path: rel,
+                    reason: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+        };
+        if !inspect::is_elf(&data) {
+            skipped.push(Skipped {
+                path: rel,
+                reason: "not ELF".into(),
+            });
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy();
+        let executable = entry
+            .metadata()
+            .map(|m| m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false);
+        let in_loader_dir = libs.is_loader_dir(Path::new(&rel).parent().unwrap_or(Path::new("")));
+        let is_shared = is_shared_object_name(&name);
+        let module = inspect::classify_module_name(&name);
+        if !(executable || (is_shared && !in_loader_dir) || module) {
+            let reason = if in_loader_dir {
+                "shared library in a loader directory: resolved as a dependency of the binaries that need it"
+            } else {
+                "ELF without an execute bit and not a shared library"
+            };
+            skipped.push(Skipped {
+                path: rel,
+                reason: reason.into(),
+            });
+            continue;
+        }
+        let mut findings = inspect::analyze(&data, &name);
+        drop(data);
+        libs.inherit(&rel, &mut findings, &mut image_reasons);
+        binaries.push(inspect::judge(&rel, &findings, &ctx.registry, ctx.today));
+        state.binaries_judged += 1;
+        progress(state);
+    }
+    openssl_provider::apply(root, &libs, &mut binaries);
+    let o = policy::target_outcome(&binaries, &image_reasons, ctx.policy, true);
+    Ok(ScanReport {
+        target: display.to_string(),
+        outcome: o.outcome,
+        reasons: o.reasons,
+        image: None,
+        binaries,
+        skipped,
+    })
+}
+
+fn is_shared_object_name(name: &str) -> bool {
+    name.ends_with(".so") || name.contains(".so.")
+}
+
+/// `root/usr/bin/x` -> `usr/bin/x`.
+pub(crate) fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn symlink_reason(root: &Path, link: &Path) -> String {
+    let Ok(target) = std::fs::read_link(link) else {
+        return "symlink (unreadable)".into();
+    };
+    let rel_dir = link
+        .parent()
+        .and_then(|p| p.strip_prefix(root).ok())
+        .unwrap_or(Path::new(""));
+    match confine(rel_dir, &target) {
+        Some(_) => format!(
+            "symlink to {} (its target is scanned on its own)",
+            target.display()
+        ),
+        None => format!(
+            "symlink to {} leaves the root: not followed",
+            target.display()
+        ),
+    }
+}
+
+/// Joins a link target to the directory holding the link, lexically, inside the root.
+/// Absolute targets are taken from the root (as a container runtime would). `None` when
+/// `..` climbs above the root.
+pub(crate) fn confine(rel_dir: &Path, target: &Path) -> Option<PathBuf> {
+    let mut parts: Vec<std::ffi::OsString> = if target.is_absolute() {
+        Vec::new()
+    } else {
+        rel_dir
+            .components()
+            .map(|c| c.as_os_str().to_owned())
+            .collect()
+    };
+    for c in target.components() {
+        match c {
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            Component::Normal(p) => parts.push(p.to_owned()),
+        }
+    }
+    Some(parts.iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confine_keeps_paths_inside() {
+        assert_eq!(
+            confine(Path::new("usr/lib"), Path::new("libx.so.1")),
+            Some("usr/lib/libx.so.1".into())
+        );
+        assert_eq!(
+            confine(Path::new("usr/bin"), Path::new("../lib/x")),
+            Some("usr/lib/x".into())
+        );
+        assert_eq!(
+            confine(Path::new("usr/bin"), Path::new("/etc/passwd")),
+            Some("etc/passwd".into())
+        );
+        assert_eq!(
+            confine(Path::new("usr"), Path::new("../../etc/passwd")),
+            None
+        );
+    }
+}

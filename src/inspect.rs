@@ -1,0 +1,74 @@
+//! Judges one ELF file by FIPS-RULES.md: bytes in, findings out. Pure: no files, no network,
+//! no clock.
+
+mod elf;
+pub mod findings;
+mod go_buildinfo;
+mod go_pclntab;
+mod go_rules;
+pub mod module_registry;
+mod native_rules;
+mod rust_crates;
+pub mod verdict;
+
+pub use findings::{Activation, Findings, ModuleRoute, Role};
+pub use module_registry::{Day, ModuleRegistry, Validation};
+pub(crate) use native_rules::{apply_needed, classify_needed, NeededKind};
+pub use verdict::{judge, BinaryVerdict, Module, Verdict};
+
+/// True when a file name is a crypto library judged as a module (FIPS-RULES §2).
+pub fn classify_module_name(file_name: &str) -> bool {
+    native_rules::module_library(file_name).is_some()
+}
+
+/// Bytes at the start of every ELF file.
+pub fn is_elf(data: &[u8]) -> bool {
+    elf::is_elf(data)
+}
+
+/// Analyses one ELF file. `file_name` is its base name (crypto libraries are judged as
+/// modules, FIPS-RULES §2). Never panics on bad input: what cannot be read is `unknown`.
+pub fn analyze(data: &[u8], file_name: &str) -> Findings {
+    if data.is_empty() {
+        return Findings::unknown("empty file");
+    }
+    if memchr::memmem::find(&data[..data.len().min(4096)], b"UPX!").is_some() {
+        return Findings::unknown("packed with UPX (UPX! marker): unpack it to judge it");
+    }
+    let view = match elf::ElfView::parse(data) {
+        Ok(v) => v,
+        Err(e) => return Findings::unknown(e.to_string()),
+    };
+    let mut f = Findings {
+        needed: view
+            .needed
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect(),
+        runpath: view
+            .runpath
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect(),
+        ..Findings::default()
+    };
+    let build_info = match go_buildinfo::read(&view) {
+        Ok(info) => info,
+        Err(e) => return Findings::unknown(e),
+    };
+    let pclntab_section = view.section(".gopclntab").is_some();
+    f.is_go = build_info.is_some() || pclntab_section;
+    if f.is_go {
+        match go_rules::collect_names(&view, &mut f) {
+            Some(names) => go_rules::judge(build_info.as_ref(), &names, &mut f),
+            None => return Findings::unknown(
+                "Go binary whose pclntab will not parse and whose markers a raw search cannot see",
+            ),
+        }
+    }
+    native_rules::judge(&view, file_name, f.is_go, &mut f);
+    f
+}
+
+#[cfg(test)]
+mod tests;

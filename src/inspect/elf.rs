@@ -1,0 +1,319 @@
+//! A read-only view of one ELF file: headers, segments, sections, dynamic entries and symbols.
+//! Everything is borrowed from the mapped bytes; nothing is copied but the small tables.
+
+use object::elf::{self, FileHeader32, FileHeader64};
+use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader, Sym};
+use object::Endianness;
+
+/// Machines whose binaries the rules cover. Others are judged `unknown`.
+const SUPPORTED_MACHINES: &[(u16, &str)] = &[
+    (elf::EM_X86_64, "x86_64"),
+    (elf::EM_AARCH64, "aarch64"),
+    (elf::EM_386, "i386"),
+    (elf::EM_ARM, "arm"),
+    (elf::EM_PPC64, "ppc64"),
+    (elf::EM_S390, "s390x"),
+    (elf::EM_RISCV, "riscv64"),
+    (elf::EM_LOONGARCH, "loongarch64"),
+    (elf::EM_MIPS, "mips"),
+];
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Segment {
+    pub p_type: u32,
+    pub flags: u32,
+    pub offset: u64,
+    pub filesz: u64,
+    pub vaddr: u64,
+}
+
+impl Segment {
+    pub fn is_load(&self) -> bool {
+        self.p_type == elf::PT_LOAD
+    }
+    pub fn writable(&self) -> bool {
+        self.flags & elf::PF_W != 0
+    }
+    pub fn executable(&self) -> bool {
+        self.flags & elf::PF_X != 0
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Section<'a> {
+    pub name: &'a [u8],
+    pub sh_type: u32,
+    pub flags: u64,
+    pub offset: u64,
+    pub size: u64,
+}
+
+impl Section<'_> {
+    pub fn has_file_data(&self) -> bool {
+        self.sh_type != elf::SHT_NOBITS && self.sh_type != elf::SHT_NULL
+    }
+}
+
+/// One symbol name and whether the file defines it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SymbolName<'a> {
+    pub name: &'a [u8],
+    pub defined: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct ElfView<'a> {
+    pub data: &'a [u8],
+    pub machine: &'static str,
+    pub segments: Vec<Segment>,
+    pub sections: Vec<Section<'a>>,
+    pub interp: Option<&'a [u8]>,
+    pub has_dynamic: bool,
+    pub needed: Vec<&'a [u8]>,
+    pub runpath: Vec<&'a [u8]>,
+    pub soname: Option<&'a [u8]>,
+    pub flags_1: u64,
+    /// `.symtab` then `.dynsym` entries with a name.
+    pub symbols: Vec<SymbolName<'a>>,
+    pub has_symtab: bool,
+}
+
+/// Why a file could not be read as ELF. The message becomes `unknown` evidence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("elf: {0}")]
+pub(crate) struct ElfError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ElfError> {
+    Err(ElfError(msg.into()))
+}
+
+/// True when the bytes start with the ELF magic.
+pub(crate) fn is_elf(data: &[u8]) -> bool {
+    data.starts_with(&elf::ELFMAG)
+}
+
+impl<'a> ElfView<'a> {
+    pub fn parse(data: &'a [u8]) -> Result<Self, ElfError> {
+        if !is_elf(data) {
+            return err("not an ELF file");
+        }
+        if data.len() < 16 {
+            return err("truncated identification header");
+        }
+        match data[4] {
+            elf::ELFCLASS64 => Self::parse_with::<FileHeader64<Endianness>>(data),
+            elf::ELFCLASS32 => Self::parse_with::<FileHeader32<Endianness>>(data),
+            other => err(format!("unsupported ELF class {other}")),
+        }
+    }
+
+    fn parse_with<H: FileHeader<Endian = Endianness>>(data: &'a [u8]) -> Result<Self, ElfError> {
+        let header = H::parse(data).map_err(|e| ElfError(format!("header: {e}")))?;
+        let endian = header
+            .endian()
+            .map_err(|e| ElfError(format!("header: {e}")))?;
+        let machine_id = header.e_machine(endian);
+        let Some(&(_, machine)) = SUPPORTED_MACHINES.iter().find(|(m, _)| *m == machine_id) else {
+            return err(format!("unsupported machine {machine_id}"));
+        };
+        let file_len = data.len() as u64;
+
+        let phdrs = header
+            .program_headers(endian, data)
+            .map_err(|e| ElfError(format!("program headers past end of file ({e})")))?;
+        let mut view = ElfView {
+            data,
+            machine,
+            segments: Vec::with_capacity(phdrs.len()),
+            sections: Vec::new(),
+            interp: None,
+            has_dynamic: false,
+            needed: Vec::new(),
+            runpath: Vec::new(),
+            soname: None,
+            flags_1: 0,
+            symbols: Vec::new(),
+            has_symtab: false,
+        };
+        let mut dynamic = None;
+        for ph in phdrs {
+            let seg = Segment {
+                p_type: ph.p_type(endian),
+                flags: ph.p_flags(endian),
+                offset: ph.p_offset(endian).into(),
+                filesz: ph.p_filesz(endian).into(),
+                vaddr: ph.p_vaddr(endian).into(),
+            };
+            if seg.p_type != elf::PT_NULL && seg.offset.saturating_add(seg.filesz) > file_len {
+                return err(format!(
+                    "segment at offset {:#x} with size {:#x} runs past the end of the file ({file_len:#x} bytes): truncated",
+                    seg.offset, seg.filesz
+                ));
+            }
+            if seg.p_type == elf::PT_INTERP {
+                view.interp = ph
+                    .interpreter(endian, data)
+                    .map_err(|e| ElfError(format!("PT_INTERP: {e}")))?;
+            }
+            if seg.p_type == elf::PT_DYNAMIC {
+                dynamic = ph
+                    .dynamic(endian, data)
+                    .map_err(|e| ElfError(format!("PT_DYNAMIC: {e}")))?;
+            }
+            view.segments.push(seg);
+        }
+
+        let sections = header
+            .sections(endian, data)
+            .map_err(|e| ElfError(format!("section headers: {e}")))?;
+        for sh in sections.iter() {
+            let name = sections.section_name(endian, sh).unwrap_or(b"");
+            let section = Section {
+                name,
+                sh_type: sh.sh_type(endian),
+                flags: sh.sh_flags(endian).into(),
+                offset: sh.sh_offset(endian).into(),
+                size: sh.sh_size(endian).into(),
+            };
+            if section.has_file_data() && section.offset.saturating_add(section.size) > file_len {
+                return err(format!(
+                    "section {} at offset {:#x} with size {:#x} runs past the end of the file ({file_len:#x} bytes)",
+                    String::from_utf8_lossy(name),
+                    section.offset,
+                    section.size
+                ));
+            }
+            view.sections.push(section);
+        }
+
+        if let Some(dynamic) = dynamic {
+            view.has_dynamic = true;
+            view.read_dynamic::<H>(endian, dynamic)?;
+        }
+        for kind in [elf::SHT_SYMTAB, elf::SHT_DYNSYM] {
+            let table = sections
+                .symbols(endian, data, kind)
+                .map_err(|e| ElfError(format!("symbol table: {e}")))?;
+            if kind == elf::SHT_SYMTAB && !table.is_empty() {
+                view.has_symtab = true;
+            }
+            let strings = table.strings();
+            for sym in table.iter() {
+                let Ok(name) = sym.name(endian, strings) else {
+                    continue;
+                };
+                if name.is_empty() {
+                    continue;
+                }
+                let defined = sym.st_shndx(endian) != elf::SHN_UNDEF;
+                view.symbols.push(SymbolName { name, defined });
+            }
+        }
+        Ok(view)
+    }
+
+    fn read_dynamic<H: FileHeader<Endian = Endianness>>(
+        &mut self,
+        endian: Endianness,
+        dynamic: &[H::Dyn],
+    ) -> Result<(), ElfError> {
+        let mut strtab = None;
+        let mut needed = Vec::new();
+        let mut runpath = Vec::new();
+        let mut soname = None;
+        for d in dynamic {
+            let tag: u64 = d.d_tag(endian).into();
+            let val: u64 = d.d_val(endian).into();
+            match tag as u32 {
+                elf::DT_NULL if tag == 0 => break,
+                elf::DT_STRTAB => strtab = Some(val),
+                elf::DT_NEEDED => needed.push(val),
+                elf::DT_RUNPATH | elf::DT_RPATH => runpath.push(val),
+                elf::DT_SONAME => soname = Some(val),
+                elf::DT_FLAGS_1 => self.flags_1 = val,
+                _ => {}
+            }
+        }
+        if needed.is_empty() && runpath.is_empty() && soname.is_none() {
+            return Ok(());
+        }
+        let Some(strtab) = strtab.and_then(|addr| self.vaddr_to_offset(addr)) else {
+            return err("PT_DYNAMIC has no usable DT_STRTAB");
+        };
+        let strings = &self.data[strtab as usize..];
+        let string_at = |off: u64| -> Result<&'a [u8], ElfError> {
+            let start = usize::try_from(off).unwrap_or(usize::MAX);
+            let tail = self.data[strtab as usize..]
+                .get(start..)
+                .ok_or_else(|| ElfError("dynamic string offset past the end of the file".into()))?;
+            let end = memchr::memchr(0, tail)
+                .ok_or_else(|| ElfError("unterminated dynamic string".into()))?;
+            Ok(&tail[..end])
+        };
+        let _ = strings;
+        for off in needed {
+            self.needed.push(string_at(off)?);
+        }
+        for off in runpath {
+            self.runpath.push(string_at(off)?);
+        }
+        if let Some(off) = soname {
+            self.soname = Some(string_at(off)?);
+        }
+        Ok(())
+    }
+
+    /// File offset of a virtual address inside a `PT_LOAD` segment's file image.
+    pub fn vaddr_to_offset(&self, addr: u64) -> Option<u64> {
+        self.segments.iter().filter(|s| s.is_load()).find_map(|s| {
+            let rel = addr.checked_sub(s.vaddr)?;
+            (rel < s.filesz).then(|| s.offset + rel)
+        })
+    }
+
+    pub fn section(&self, name: &str) -> Option<&Section<'a>> {
+        self.sections.iter().find(|s| s.name == name.as_bytes())
+    }
+
+    pub fn section_data(&self, section: &Section<'_>) -> &'a [u8] {
+        if !section.has_file_data() {
+            return &[];
+        }
+        // Bounds were checked in parse().
+        &self.data[section.offset as usize..(section.offset + section.size) as usize]
+    }
+
+    pub fn segment_data(&self, segment: &Segment) -> &'a [u8] {
+        &self.data[segment.offset as usize..(segment.offset + segment.filesz) as usize]
+    }
+
+    /// Read-only data to search for strings and constants: allocated, non-executable sections
+    /// with file data; without sections, every `PT_LOAD`.
+    pub fn data_regions(&self) -> Vec<&'a [u8]> {
+        let from_sections: Vec<&'a [u8]> = self
+            .sections
+            .iter()
+            .filter(|s| {
+                s.has_file_data()
+                    && s.flags & u64::from(elf::SHF_ALLOC) != 0
+                    && s.flags & u64::from(elf::SHF_EXECINSTR) == 0
+                    && s.sh_type == elf::SHT_PROGBITS
+            })
+            .map(|s| self.section_data(s))
+            .collect();
+        if !from_sections.is_empty() {
+            return from_sections;
+        }
+        let from_segments: Vec<&'a [u8]> = self
+            .segments
+            .iter()
+            .filter(|s| s.is_load())
+            .map(|s| self.segment_data(s))
+            .collect();
+        if from_segments.is_empty() {
+            vec![self.data]
+        } else {
+            from_segments
+        }
+    }
+}

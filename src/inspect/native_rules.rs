@@ -1,0 +1,587 @@
+//! FIPS-RULES §4: binaries that are not Go, and the C libraries inside Go binaries.
+//! Order: module routes, non-FIPS markers, constant tables, `no-crypto`; crypto libraries
+//! themselves are judged as modules (§2).
+
+use std::collections::BTreeSet;
+
+use memchr::memmem;
+
+use super::elf::ElfView;
+use super::findings::{Activation, Findings, ModuleRoute, Role};
+use super::rust_crates;
+
+/// Little-endian constant tables (§4 "Constant tables").
+const CONSTANT_TABLES: &[(&str, [u8; 8])] = &[
+    (
+        "SHA-256 K",
+        [0x98, 0x2f, 0x8a, 0x42, 0x91, 0x44, 0x37, 0x71],
+    ),
+    (
+        "SHA-512 K",
+        [0x22, 0xae, 0x28, 0xd7, 0x98, 0x2f, 0x8a, 0x42],
+    ),
+    (
+        "AES S-box",
+        [0x63, 0x7c, 0x77, 0x7b, 0xf2, 0x6b, 0x6f, 0xc5],
+    ),
+    ("MD5 T", [0x78, 0xa4, 0x6a, 0xd7, 0x56, 0xb7, 0xc7, 0xe8]),
+];
+
+const AWS_LC_FIPS: &[u8] = b"AWS-LC FIPS ";
+
+/// Sonames of libraries whose crypto is outside any module (nettle only outside GnuTLS).
+const NON_FIPS_SONAMES: &[(&str, &str)] = &[
+    ("libmbedcrypto.so", "mbedTLS"),
+    ("libmbedtls.so", "mbedTLS"),
+    ("libsodium.so", "libsodium"),
+    ("libnettle.so", "nettle"),
+    ("libhogweed.so", "nettle"),
+    ("libhcrypto.so", "Heimdal hcrypto"),
+];
+
+/// Distro libraries that are FIPS modules when their distro package is registered (I5).
+const DISTRO_MODULE_SONAMES: &[(&str, &str)] = &[
+    ("libgcrypt.so", "libgcrypt"),
+    ("libgnutls.so", "gnutls"),
+    ("libnss3.so", "nss"),
+    ("libsoftokn3.so", "nss"),
+    ("libssl3.so", "nss"),
+    ("libsymcrypt.so", "symcrypt"),
+];
+
+/// `name` matches `base` followed by nothing or `.N…` (anchored, so `libk5crypto.so.3` is
+/// not `libcrypto.so`).
+pub(crate) fn soname_is(name: &str, base: &str) -> bool {
+    match name.strip_prefix(base) {
+        Some("") => true,
+        Some(rest) => rest.strip_prefix('.').is_some_and(|v| {
+            v.split('.')
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        }),
+        None => false,
+    }
+}
+
+pub(crate) fn is_openssl_soname(name: &str) -> bool {
+    soname_is(name, "libcrypto.so") || soname_is(name, "libssl.so")
+}
+
+/// The route a `DT_NEEDED` entry opens, or the non-FIPS library it names.
+pub(crate) enum NeededKind {
+    OpenSsl,
+    DistroModule(&'static str),
+    WolfSsl,
+    NonFips(&'static str),
+    Libxcrypt,
+    Other,
+}
+
+pub(crate) fn classify_needed(soname: &str) -> NeededKind {
+    if is_openssl_soname(soname) {
+        return NeededKind::OpenSsl;
+    }
+    if let Some((_, m)) = DISTRO_MODULE_SONAMES
+        .iter()
+        .find(|(b, _)| soname_is(soname, b))
+    {
+        return NeededKind::DistroModule(m);
+    }
+    if soname.starts_with("libwolfssl.so") {
+        return NeededKind::WolfSsl;
+    }
+    if let Some((_, l)) = NON_FIPS_SONAMES.iter().find(|(b, _)| soname_is(soname, b)) {
+        return NeededKind::NonFips(l);
+    }
+    if soname_is(soname, "libcrypt.so") {
+        return NeededKind::Libxcrypt;
+    }
+    NeededKind::Other
+}
+
+/// Applies the route a needed library opens. `via` names the chain for inherited entries.
+pub(crate) fn apply_needed(soname: &str, via: &str, f: &mut Findings) {
+    let ev = format!("DT_NEEDED {via}{soname}");
+    match classify_needed(soname) {
+        NeededKind::OpenSsl => {
+            f.evidence(ev);
+            if soname.ends_with(".so.1.1") || soname.ends_with(".so.10") {
+                f.warn(format!(
+                    "{soname}: OpenSSL 1.x has FIPS only in distro builds"
+                ));
+            }
+            f.route(dynamic_route("openssl (dynamic)"));
+        }
+        NeededKind::DistroModule(module) => {
+            f.evidence(ev);
+            f.route(dynamic_route(module));
+        }
+        NeededKind::WolfSsl => {
+            f.evidence(ev);
+            f.route(dynamic_route("wolfcrypt-fips"));
+        }
+        NeededKind::NonFips(lib) => f.not_fips(format!("{ev} ({lib}: no FIPS module)")),
+        NeededKind::Libxcrypt => f.evidence(format!("{ev} (password hashing, evidence only)")),
+        NeededKind::Other => {}
+    }
+}
+
+fn dynamic_route(name: &str) -> ModuleRoute {
+    ModuleRoute {
+        name: name.into(),
+        version: None,
+        activation: Activation::HostDriven,
+        resolved_at_image_level: true,
+    }
+}
+
+/// The crypto library family a file name says it is (§2), for judging it as a module.
+pub(crate) fn module_library(file_name: &str) -> Option<&'static str> {
+    let checks: &[(&str, &str)] = &[
+        ("libcrypto.so", "openssl"),
+        ("libssl.so", "openssl"),
+        ("libgcrypt.so", "libgcrypt"),
+        ("libgnutls.so", "gnutls"),
+        ("libsoftokn3.so", "nss"),
+        ("libsymcrypt.so", "symcrypt"),
+        ("symcryptprovider.so", "symcrypt"),
+        ("libwolfssl.so", "wolfssl"),
+    ];
+    if file_name == "fips.so" {
+        return Some("openssl-provider");
+    }
+    if file_name.starts_with("libaws-lc") {
+        return Some("aws-lc");
+    }
+    checks
+        .iter()
+        .find(|(base, _)| {
+            soname_is(file_name, base) || (file_name.starts_with(base) && *base == "libwolfssl.so")
+        })
+        .map(|(_, family)| *family)
+}
+
+/// Symbol and string markers, gathered in one pass each.
+#[derive(Default)]
+struct Markers {
+    aws_lc_fips_prefix: Option<String>,
+    aws_lc_prefix: Option<String>,
+    aws_lc_fips_string: Option<String>,
+    aws_lc_sys_path: Option<String>,
+    bcm_self_test: bool,
+    ring_prefix: Option<String>,
+    ring_path: Option<String>,
+    openssl_defined: Vec<String>,
+    openssl_version: Option<String>,
+    openssl_source_path: bool,
+    openssl_dirs: Vec<String>,
+    fips_provider_name: bool,
+    ubuntu_module: bool,
+    wolf_fips: bool,
+    defined_libs: BTreeSet<&'static str>,
+    rust_crates: BTreeSet<String>,
+    rust_rng: bool,
+    registry_crates: BTreeSet<String>,
+    constants: Vec<&'static str>,
+}
+
+/// Judges the non-Go markers of a file. `is_go` skips what only applies to non-Go files
+/// (constant tables: Go's own crypto is judged by the Go rules).
+pub(crate) fn judge(elf: &ElfView<'_>, file_name: &str, is_go: bool, f: &mut Findings) {
+    let mut m = Markers::default();
+    scan_symbols(elf, &mut m);
+    let regions = elf.data_regions();
+    scan_strings(&regions, !elf.has_symtab && !is_go, &mut m);
+    if !is_go && m.aws_lc_fips_string.is_none() {
+        // The aws-lc FIPS module keeps its constants inside its own code (the module boundary
+        // is integrity-checked), so its name string lives in .text.
+        if let Some(at) = memmem::find(elf.data, AWS_LC_FIPS) {
+            m.aws_lc_fips_string = Some(word_after(elf.data, at + AWS_LC_FIPS.len()));
+        }
+    }
+    if !is_go {
+        scan_constants(&regions, &mut m);
+    }
+    if !elf.has_symtab && !is_go {
+        if let Some(s) = elf.section(".dep-v0") {
+            match rust_crates::auditable_packages(elf.section_data(s)) {
+                Ok(pkgs) => m.registry_crates.extend(pkgs),
+                Err(e) => f.warn(e),
+            }
+        }
+    }
+    if let Some(family) = module_library(file_name) {
+        f.role = Some(Role::Module);
+        judge_module(family, file_name, elf, &m, f);
+        return;
+    }
+    f.role = Some(Role::Consumer);
+    judge_consumer(elf, &m, f);
+}
+
+fn scan_symbols(elf: &ElfView<'_>, m: &mut Markers) {
+    for sym in &elf.symbols {
+        let Ok(name) = std::str::from_utf8(sym.name) else {
+            continue;
+        };
+        if let Some(rest) = name.strip_prefix("aws_lc_fips_") {
+            m.aws_lc_fips_prefix
+                .get_or_insert_with(|| version_prefix(rest));
+        } else if let Some(rest) = name.strip_prefix("aws_lc_") {
+            if rest.starts_with(|c: char| c.is_ascii_digit()) {
+                m.aws_lc_prefix.get_or_insert_with(|| version_prefix(rest));
+            }
+        } else if let Some(rest) = name.strip_prefix("ring_core_") {
+            m.ring_prefix.get_or_insert_with(|| version_prefix(rest));
+        } else if name == "BORINGSSL_bcm_power_on_self_test" || name == "BORINGSSL_integrity_test" {
+            m.bcm_self_test = true;
+        } else if sym.defined {
+            match name {
+                "EVP_DigestInit_ex" | "RAND_bytes" | "OPENSSL_init_crypto" => {
+                    m.openssl_defined.push(name.to_string());
+                }
+                "wolfCrypt_GetStatus_fips" => m.wolf_fips = true,
+                "sodium_init" => {
+                    m.defined_libs.insert("libsodium");
+                }
+                _ if name.starts_with("mbedtls_") => {
+                    m.defined_libs.insert("mbedTLS");
+                }
+                _ => {}
+            }
+        }
+        if name.starts_with("_ZN") || name.starts_with("_R") {
+            scan_rust_symbol(name, m);
+        }
+    }
+}
+
+/// Cheap pre-filter on the length-prefixed identifiers of a mangled name; only candidates
+/// are demangled.
+fn scan_rust_symbol(mangled: &str, m: &mut Markers) {
+    let b = mangled.as_bytes();
+    let mut i = 0;
+    let mut candidate = false;
+    while i < b.len() {
+        if b[i].is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_digit()) {
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                i += 1;
+            }
+            let len: usize = mangled[start..i].parse().unwrap_or(0);
+            let id_start = if b.get(i) == Some(&b'_') { i + 1 } else { i };
+            if let Some(id) = mangled.get(id_start..id_start + len) {
+                if rust_crates::PRIMITIVE_CRATES.contains(&id)
+                    || rust_crates::RNG_CRATES.contains(&id)
+                {
+                    candidate = true;
+                    break;
+                }
+            }
+            continue;
+        }
+        i += 1;
+    }
+    if !candidate {
+        return;
+    }
+    let mut crates = BTreeSet::new();
+    rust_crates::symbol_crates(mangled, &mut crates);
+    let rng = rust_crates::is_rng_use(mangled);
+    for c in crates {
+        if c == "chacha20" && rng {
+            m.rust_rng = true;
+        } else {
+            m.rust_crates.insert(c);
+        }
+    }
+}
+
+/// `0_47_0_FIPS_mode` -> `0.47.0`.
+fn version_prefix(rest: &str) -> String {
+    rest.split('_')
+        .take_while(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn scan_strings(regions: &[&[u8]], registry_paths: bool, m: &mut Markers) {
+    for region in regions {
+        if let Some(at) = memmem::find(region, AWS_LC_FIPS) {
+            m.aws_lc_fips_string
+                .get_or_insert_with(|| word_after(region, at + AWS_LC_FIPS.len()));
+        }
+        for needle in [&b"aws-lc-sys-"[..], b"aws-lc-fips-sys-"] {
+            if let Some(at) = memmem::find(region, needle) {
+                m.aws_lc_sys_path
+                    .get_or_insert_with(|| path_segment(region, at));
+            }
+        }
+        if let Some(at) = memmem::find(region, b"/ring-") {
+            let seg = path_segment(region, at + 1);
+            if seg.contains("/src") || seg.chars().nth(5).is_some_and(|c| c.is_ascii_digit()) {
+                m.ring_path.get_or_insert(seg);
+            }
+        }
+        for at in memmem::find_iter(region, b"OpenSSL ") {
+            if region.get(at + 8).is_some_and(u8::is_ascii_digit) {
+                m.openssl_version
+                    .get_or_insert_with(|| format!("OpenSSL {}", word_after(region, at + 8)));
+                break;
+            }
+        }
+        m.openssl_source_path |= memmem::find(region, b"crypto/evp/digest.c").is_some();
+        for needle in [&b"OPENSSLDIR: \""[..], b"MODULESDIR: \""] {
+            if let Some(at) = memmem::find(region, needle) {
+                let end = region[at + needle.len()..]
+                    .iter()
+                    .position(|&b| b == b'"' || b == 0)
+                    .unwrap_or(0);
+                m.openssl_dirs.push(
+                    String::from_utf8_lossy(&region[at..at + needle.len() + end + 1]).into_owned(),
+                );
+            }
+        }
+        m.fips_provider_name |= memmem::find(region, b"OpenSSL FIPS Provider").is_some();
+        m.ubuntu_module |= memmem::find(region, b"OpenSSL Cryptographic Module").is_some();
+        if registry_paths {
+            for at in memmem::find_iter(region, b"/src/") {
+                if let Some((name, _)) = rust_crates::registry_path_crate(region, at) {
+                    m.registry_crates.insert(name);
+                }
+            }
+        }
+    }
+}
+
+fn scan_constants(regions: &[&[u8]], m: &mut Markers) {
+    for (name, bytes) in CONSTANT_TABLES {
+        if regions.iter().any(|r| memmem::find(r, bytes).is_some()) {
+            m.constants.push(name);
+        }
+    }
+}
+
+/// The printable word starting at `at` (a version number).
+fn word_after(data: &[u8], at: usize) -> String {
+    let tail = &data[at.min(data.len())..];
+    let end = tail
+        .iter()
+        .position(|&b| b == 0 || b == b' ' || b == b'"' || !b.is_ascii_graphic())
+        .unwrap_or(tail.len())
+        .min(64);
+    String::from_utf8_lossy(&tail[..end]).into_owned()
+}
+
+/// The path segment (between `/`s) that starts at `at`.
+fn path_segment(data: &[u8], at: usize) -> String {
+    let tail = &data[at..];
+    let end = tail
+        .iter()
+        .position(|&b| b == b'/' || b == 0 || !b.is_ascii_graphic())
+        .unwrap_or(tail.len())
+        .min(80);
+    String::from_utf8_lossy(&tail[..end]).into_owned()
+}
+
+fn judge_consumer(elf: &ElfView<'_>, m: &Markers, f: &mut Findings) {
+    // A Go BoringCrypto syso is BoringSSL: its OpenSSL-named symbols are the module's own.
+    let mut static_module = f.routes.iter().any(|r| r.name == "go-boringcrypto");
+    // aws-lc FIPS (most specific first: aws_lc_ prefixes aws_lc_fips_).
+    if m.aws_lc_fips_prefix.is_some() || m.aws_lc_fips_string.is_some() {
+        static_module = true;
+        if let Some(p) = &m.aws_lc_fips_prefix {
+            f.evidence(format!("symbol aws_lc_fips_{}_", p.replace('.', "_")));
+        }
+        if m.bcm_self_test {
+            f.evidence("symbol BORINGSSL_bcm_power_on_self_test");
+        }
+        let version = m.aws_lc_fips_string.clone();
+        match &version {
+            Some(v) => f.evidence(format!("string \"AWS-LC FIPS {v}\"")),
+            None => f.warn("aws-lc-fips symbols without an \"AWS-LC FIPS\" version string: module version unknown"),
+        }
+        f.route(ModuleRoute {
+            name: "aws-lc-fips".into(),
+            version,
+            activation: Activation::Always,
+            resolved_at_image_level: false,
+        });
+    }
+    if let Some(p) = &m.aws_lc_prefix {
+        let path = m
+            .aws_lc_sys_path
+            .as_deref()
+            .map(|p| format!(", {p}"))
+            .unwrap_or_default();
+        f.not_fips(format!(
+            "symbol aws_lc_{}_ (aws-lc without FIPS{path})",
+            p.replace('.', "_")
+        ));
+    } else if m.aws_lc_fips_prefix.is_none() && m.aws_lc_fips_string.is_none() {
+        if let Some(path) = m
+            .aws_lc_sys_path
+            .as_deref()
+            .filter(|p| p.starts_with("aws-lc-sys-"))
+        {
+            f.not_fips(format!("string \"{path}\" (aws-lc without FIPS)"));
+        }
+    }
+    if m.bcm_self_test && !static_module {
+        // BoringSSL FIPS: the module is known but its validation needs metadata naming the tag.
+        static_module = true;
+        f.evidence("symbol BORINGSSL_bcm_power_on_self_test (BoringSSL FIPS)");
+        f.route(ModuleRoute {
+            name: "boringssl-fips".into(),
+            version: None,
+            activation: Activation::Always,
+            resolved_at_image_level: false,
+        });
+    }
+    if m.ring_prefix.is_some() || m.ring_path.is_some() {
+        let what = match (&m.ring_prefix, &m.ring_path) {
+            (Some(p), _) => format!("symbol ring_core_{}_", p.replace('.', "_")),
+            (None, Some(path)) => format!("string \"{path}\""),
+            (None, None) => unreachable!("checked above"),
+        };
+        f.not_fips(format!("{what} (ring: no FIPS module)"));
+    }
+    // OpenSSL, static (O2): only when no other BoringSSL-family library explains the symbols.
+    let aws_or_boring = static_module || m.aws_lc_prefix.is_some() || m.aws_lc_sys_path.is_some();
+    let dynamic_openssl = elf
+        .needed
+        .iter()
+        .any(|n| is_openssl_soname(&String::from_utf8_lossy(n)));
+    if !aws_or_boring {
+        let by_symbols = !m.openssl_defined.is_empty();
+        let by_strings = !dynamic_openssl
+            && (m.openssl_source_path
+                || (m.openssl_version.is_some() && !m.openssl_dirs.is_empty()));
+        if by_symbols || by_strings {
+            let mut what = if by_symbols {
+                format!("defines {}", m.openssl_defined.join(", "))
+            } else {
+                "string \"crypto/evp/digest.c\"".to_string()
+            };
+            if let Some(v) = &m.openssl_version {
+                what.push_str(&format!("; string \"{v}\""));
+            }
+            f.not_fips(format!(
+                "{what} (OpenSSL linked statically: no FIPS provider attached)"
+            ));
+            for d in &m.openssl_dirs {
+                f.evidence(format!("string {d}"));
+            }
+        }
+    }
+    for soname in &elf.needed {
+        apply_needed(&String::from_utf8_lossy(soname), "", f);
+    }
+    for lib in &m.defined_libs {
+        f.not_fips(format!("defines {lib} functions (no FIPS module)"));
+    }
+    judge_rust(m, f);
+    if !m.constants.is_empty() {
+        let tables = m.constants.join(", ");
+        if static_module || !f.routes.is_empty() {
+            f.warn(format!("constant tables {tables} beside a module route"));
+        } else if f.non_fips.is_empty() {
+            f.not_fips(format!(
+                "constant tables {tables} (crypto code outside a module)"
+            ));
+            f.constant_tables_only = true;
+        } else {
+            f.evidence(format!("constant tables {tables}"));
+        }
+    }
+}
+
+fn judge_rust(m: &Markers, f: &mut Findings) {
+    for c in &m.rust_crates {
+        if rust_crates::PRIMITIVE_CRATES.contains(&c.as_str()) {
+            f.not_fips(format!(
+                "symbol crate {c} (primitive outside a validated module)"
+            ));
+        } else if rust_crates::RNG_CRATES.contains(&c.as_str()) {
+            f.evidence(format!(
+                "symbol crate {c} (ChaCha as a random number generator only)"
+            ));
+        }
+    }
+    if m.rust_rng {
+        f.evidence("symbol chacha20::rng (ChaCha as a random number generator only)");
+    }
+    for package in &m.registry_crates {
+        let lib = rust_crates::lib_name(package);
+        if rust_crates::PRIMITIVE_CRATES.contains(&lib.as_str()) {
+            f.not_fips(format!(
+                "registry path {package}-*/src/ (primitive outside a validated module)"
+            ));
+        } else if rust_crates::RNG_CRATES.contains(&lib.as_str()) {
+            f.evidence(format!(
+                "registry path {package}-*/src/ (ChaCha as a random number generator only)"
+            ));
+        }
+    }
+}
+
+fn judge_module(family: &str, file_name: &str, elf: &ElfView<'_>, m: &Markers, f: &mut Findings) {
+    match family {
+        "openssl" | "aws-lc"
+            if m.aws_lc_fips_string.is_some() || m.aws_lc_prefix.is_some() || m.bcm_self_test =>
+        {
+            // An aws-lc or BoringSSL libcrypto: judged by what it is, not by its name.
+            f.role = Some(Role::Module);
+            judge_consumer(elf, m, f);
+        }
+        "openssl" => {
+            let version = m.openssl_version.clone();
+            f.evidence(format!(
+                "module library {file_name}{}",
+                version
+                    .as_deref()
+                    .map(|v| format!(" (\"{v}\")"))
+                    .unwrap_or_default()
+            ));
+            f.route(dynamic_route("openssl (dynamic)"));
+        }
+        "openssl-provider" => {
+            if !m.fips_provider_name && !m.ubuntu_module {
+                f.not_fips("fips.so without the \"OpenSSL FIPS Provider\" name string");
+                return;
+            }
+            let version = m
+                .openssl_version
+                .as_deref()
+                .and_then(|v| v.strip_prefix("OpenSSL "))
+                .map(str::to_string);
+            f.evidence(format!(
+                "string \"OpenSSL FIPS Provider\"{}",
+                version
+                    .as_deref()
+                    .map(|v| format!(" {v}"))
+                    .unwrap_or_default()
+            ));
+            f.route(ModuleRoute {
+                name: "openssl".into(),
+                version,
+                activation: Activation::HostDriven,
+                resolved_at_image_level: false,
+            });
+        }
+        "wolfssl" => {
+            if m.wolf_fips {
+                f.evidence("defines wolfCrypt_GetStatus_fips");
+                f.route(dynamic_route("wolfcrypt-fips"));
+            } else {
+                f.not_fips(format!(
+                    "{file_name}: wolfSSL without wolfCrypt_GetStatus_fips (not a FIPS build)"
+                ));
+            }
+        }
+        other => {
+            f.evidence(format!("module library {file_name}"));
+            f.route(dynamic_route(other));
+        }
+    }
+}

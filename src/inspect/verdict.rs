@@ -1,0 +1,146 @@
+//! Judging findings: the registry and the day turn routes into a verdict and a module.
+
+use serde::Serialize;
+
+use super::findings::{Activation, Findings, Role};
+use super::module_registry::{Day, ModuleRegistry, Validation};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    FipsCapable,
+    NotFipsCapable,
+    NoCrypto,
+    Unknown,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::FipsCapable => "fips-capable",
+            Verdict::NotFipsCapable => "not-fips-capable",
+            Verdict::NoCrypto => "no-crypto",
+            Verdict::Unknown => "unknown",
+        }
+    }
+}
+
+/// The module a `fips-capable` binary goes through, as DESIGN §5 prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Module {
+    pub name: String,
+    pub version: Option<String>,
+    pub validation: Validation,
+    pub activation: Activation,
+    pub certificate: Option<String>,
+}
+
+/// One judged binary, in DESIGN §5's shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BinaryVerdict {
+    pub path: String,
+    pub verdict: Verdict,
+    pub role: Role,
+    pub module: Option<Module>,
+    pub evidence: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Why the file is not `fips-capable` (the first non-FIPS finding), for target reasons.
+    #[serde(skip)]
+    pub reason: Option<String>,
+}
+
+impl BinaryVerdict {
+    /// True when the module's validation could not be settled from this file alone.
+    pub fn validation_pending(&self) -> bool {
+        self.module
+            .as_ref()
+            .is_some_and(|m| m.validation == Validation::Unknown)
+    }
+}
+
+pub(crate) const RESOLVED_AT_IMAGE_LEVEL: &str = "validation resolved at image level";
+
+/// Turns findings into a verdict. `today` decides which certificates are historical.
+pub fn judge(path: &str, f: &Findings, registry: &ModuleRegistry, today: Day) -> BinaryVerdict {
+    let mut out = BinaryVerdict {
+        path: path.to_string(),
+        verdict: Verdict::NoCrypto,
+        role: f.role.unwrap_or(Role::Consumer),
+        module: None,
+        evidence: f.evidence.clone(),
+        warnings: f.warnings.clone(),
+        reason: f.non_fips.first().cloned().or_else(|| f.unknown.clone()),
+    };
+    if f.unknown.is_some() {
+        out.verdict = Verdict::Unknown;
+        return out;
+    }
+    let Some(route) = f.routes.first() else {
+        out.verdict = if f.non_fips.is_empty() {
+            Verdict::NoCrypto
+        } else {
+            Verdict::NotFipsCapable
+        };
+        return out;
+    };
+    for extra in &f.routes[1..] {
+        out.evidence
+            .push(format!("also routes through {}", extra.name));
+    }
+    let (validation, certificate) = if route.resolved_at_image_level {
+        out.evidence.push(RESOLVED_AT_IMAGE_LEVEL.into());
+        (Validation::Unknown, None)
+    } else {
+        match route
+            .version
+            .as_deref()
+            .and_then(|v| registry.resolve(&route.name, v, today))
+        {
+            Some(r) => (r.validation, r.certificate),
+            None => (Validation::Unknown, None),
+        }
+    };
+    let usable = route.resolved_at_image_level || validation.is_usable();
+    if !f.non_fips.is_empty() {
+        out.verdict = Verdict::NotFipsCapable;
+        return out;
+    }
+    if !usable {
+        let version = route.version.as_deref().unwrap_or("(version unknown)");
+        let why = format!(
+            "module {} {version} is {} in the module registry",
+            route.name,
+            match validation {
+                Validation::Unvalidated => "unvalidated",
+                _ => "not listed",
+            }
+        );
+        out.evidence.push(why.clone());
+        out.reason = Some(why);
+        out.verdict = Verdict::NotFipsCapable;
+        return out;
+    }
+    match validation {
+        Validation::InProcess => out.warnings.push(format!(
+            "module {} {} is in process, not yet certified",
+            route.name,
+            route.version.as_deref().unwrap_or("")
+        )),
+        Validation::Historical => out.warnings.push(format!(
+            "module {} {} has a historical certificate (#{})",
+            route.name,
+            route.version.as_deref().unwrap_or(""),
+            certificate.as_deref().unwrap_or("?")
+        )),
+        _ => {}
+    }
+    out.verdict = Verdict::FipsCapable;
+    out.module = Some(Module {
+        name: route.name.clone(),
+        version: route.version.clone(),
+        validation,
+        activation: route.activation,
+        certificate,
+    });
+    out
+}

@@ -1,0 +1,300 @@
+//! Verdicts on real binaries built from source by `scripts/build-fixtures.sh` (Go 1.19 and
+//! 1.27, C with OpenSSL 3, Rust), each with its key evidence, through the real CLI's JSON.
+
+mod support;
+
+use serde_json::Value;
+use support::{assert_evidence, fixture, only_binary, scan};
+
+/// Scans one fixture and checks verdict, module (name, version, validation, activation) and
+/// that each `evidence` needle appears.
+fn expect(
+    name: &str,
+    verdict: &str,
+    module: Option<(&str, &str, &str, &str)>,
+    needles: &[&str],
+) -> Value {
+    let (code, report) = scan(&fixture(name), &[]);
+    let b = only_binary(&report).clone();
+    assert_eq!(b["verdict"], verdict, "{name}: {b:#}");
+    match module {
+        Some((mname, version, validation, activation)) => {
+            let m = &b["module"];
+            assert_eq!(m["name"], mname, "{name}: {b:#}");
+            let want = if version.is_empty() { Value::Null } else { Value::from(version) };
+            assert_eq!(m["version"], want, "{name}: {b:#}");
+            assert_eq!(m["validation"], validation, "{name}: {b:#}");
+            assert_eq!(m["activation"], activation, "{name}: {b:#}");
+        }
+        None => assert!(
+            b["module"].is_null(),
+            "{name}: module must be null unless fips-capable: {b:#}"
+        ),
+    }
+    for n in needles {
+        assert_evidence(&b, n);
+    }
+    let expected_code = match report["outcome"].as_str() {
+        Some("compliant") => 0,
+        _ => 1,
+    };
+    assert_eq!(
+        code, expected_code,
+        "{name}: exit code vs outcome {}",
+        report["outcome"]
+    );
+    if verdict == "not-fips-capable" {
+        assert_eq!(report["outcome"], "non-compliant", "{name}");
+        let reasons = report["reasons"].as_array().expect("reasons");
+        assert!(
+            reasons.iter().any(|r| r
+                .as_str()
+                .unwrap_or("")
+                .starts_with(&*fixture(name).to_string_lossy())),
+            "{name}: reasons name the file: {reasons:?}"
+        );
+    }
+    b
+}
+
+const STD_GO: &str = "(Go standard library crypto outside a validated module)";
+
+#[test]
+fn go119_standard_crypto() {
+    expect(
+        "go119-std",
+        "not-fips-capable",
+        None,
+        &["crypto/sha256", STD_GO],
+    );
+    expect(
+        "go119-std-stripped",
+        "not-fips-capable",
+        None,
+        &["crypto/sha256", STD_GO],
+    );
+}
+
+#[test]
+fn go119_boringcrypto_with_cgo() {
+    for name in ["go119-boring", "go119-boring-stripped"] {
+        let b = expect(
+            name,
+            "fips-capable",
+            Some(("go-boringcrypto", "fips-20210429", "historical", "always")),
+            &[
+                "pclntab crypto/internal/boring/sig.BoringCrypto",
+                "buildinfo GOEXPERIMENT=boringcrypto",
+            ],
+        );
+        assert_eq!(b["module"]["certificate"], "4407");
+        let warnings = b["warnings"].to_string();
+        assert!(warnings.contains("historical certificate"), "{warnings}");
+    }
+}
+
+#[test]
+fn go119_boringcrypto_was_certified_before_the_140_2_sunset() {
+    let (code, report) = scan(&fixture("go119-boring"), &["--as-of", "2026-09-20"]);
+    assert_eq!(only_binary(&report)["module"]["validation"], "certified");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn go119_boringcrypto_without_cgo_is_standard_crypto() {
+    expect(
+        "go119-boring-nocgo",
+        "not-fips-capable",
+        None,
+        &[
+            "buildinfo GOEXPERIMENT=boringcrypto but no BoringCrypto code",
+            "sig.StandardCrypto",
+            "CGO_ENABLED=0",
+        ],
+    );
+}
+
+#[test]
+fn go_without_crypto() {
+    for name in [
+        "go119-nocrypto",
+        "go119-nocrypto-stripped",
+        "go127-nocrypto",
+    ] {
+        let b = expect(name, "no-crypto", None, &["buildinfo go1."]);
+        assert!(
+            !b["evidence"].to_string().contains("crypto/"),
+            "{name}: {b:#}"
+        );
+    }
+}
+
+#[test]
+fn go119_xcrypto_primitive_beside_boringcrypto() {
+    expect(
+        "go119-boring-xchacha",
+        "not-fips-capable",
+        None,
+        &[
+            "golang.org/x/crypto/chacha20poly1305 (non-approved primitive",
+            "sig.BoringCrypto",
+        ],
+    );
+}
+
+#[test]
+fn go119_parser_only_xcrypto_beside_boringcrypto() {
+    expect(
+        "go119-boring-cryptobyte",
+        "fips-capable",
+        Some(("go-boringcrypto", "fips-20210429", "historical", "always")),
+        &["golang.org/x/crypto/cryptobyte (x/crypto, no primitive of its own)"],
+    );
+}
+
+#[test]
+fn go127_standard_crypto_and_its_pie_and_stripped_builds() {
+    for name in ["go127-std", "go127-std-pie", "go127-std-stripped"] {
+        expect(name, "not-fips-capable", None, &["crypto/", STD_GO]);
+    }
+}
+
+#[test]
+fn go127_certified_native_module() {
+    for name in [
+        "go127-fips-certified",
+        "go127-fips-certified-pie",
+        "go127-fips-certified-stripped",
+    ] {
+        let b = expect(
+            name,
+            "fips-capable",
+            Some(("go-native", "v1.0.0-c2097c7c", "certified", "default-on")),
+            &[
+                "buildinfo GOFIPS140=v1.0.0-c2097c7c",
+                "crypto/internal/fips140/v1.0.0-c2097c7c/",
+            ],
+        );
+        assert_eq!(b["module"]["certificate"], "5247");
+        assert_eq!(b["warnings"], serde_json::json!([]), "{name}");
+    }
+}
+
+#[test]
+fn go127_in_process_native_module_is_accepted_with_a_warning_or_refused() {
+    let b = expect(
+        "go127-fips-inprocess",
+        "fips-capable",
+        Some(("go-native", "v1.26.0", "in-process", "default-on")),
+        &["buildinfo GOFIPS140=v1.26.0"],
+    );
+    assert!(b["warnings"].to_string().contains("in process"), "{b:#}");
+    let (code, report) = scan(&fixture("go127-fips-inprocess"), &["--reject-in-process"]);
+    assert_eq!(code, 1);
+    assert_eq!(report["outcome"], "non-compliant");
+    assert!(
+        report["reasons"].to_string().contains("policy refuses"),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn go127_latest_is_unvalidated() {
+    expect(
+        "go127-fips-latest",
+        "not-fips-capable",
+        None,
+        &["GOFIPS140=latest: go-native latest is unvalidated"],
+    );
+}
+
+#[test]
+fn go127_debug_fips140_only_without_a_snapshot_is_the_in_tree_module() {
+    expect(
+        "go127-debug-fips-only",
+        "not-fips-capable",
+        None,
+        &[
+            "DefaultGODEBUG=fips140=only",
+            "without GOFIPS140: the in-tree module, unvalidated",
+        ],
+    );
+}
+
+#[test]
+fn c_with_openssl() {
+    let b = expect(
+        "c-openssl-dynamic",
+        "fips-capable",
+        Some(("openssl (dynamic)", "", "unknown", "host-driven")),
+        &[
+            "DT_NEEDED libcrypto.so.3",
+            "validation resolved at image level",
+        ],
+    );
+    assert_eq!(b["role"], "consumer");
+    let (_, report) = scan(&fixture("c-openssl-dynamic"), &[]);
+    assert_eq!(
+        report["outcome"], "unknown",
+        "a dynamic route alone cannot be compliant"
+    );
+    expect(
+        "c-openssl-static",
+        "not-fips-capable",
+        None,
+        &["OpenSSL linked statically", "defines", "OPENSSLDIR: \""],
+    );
+}
+
+#[test]
+fn c_without_crypto() {
+    expect("c-nocrypto-dynamic", "no-crypto", None, &[]);
+    expect("c-nocrypto-static", "no-crypto", None, &[]);
+}
+
+#[test]
+fn rust_ring_and_rustcrypto_and_rand() {
+    expect(
+        "rust-ring",
+        "not-fips-capable",
+        None,
+        &["symbol ring_core_0_", "ring: no FIPS module"],
+    );
+    expect(
+        "rust-sha2",
+        "not-fips-capable",
+        None,
+        &["symbol crate sha2 (primitive outside a validated module)"],
+    );
+    expect(
+        "rust-sha2-stripped",
+        "not-fips-capable",
+        None,
+        &["registry path sha2-"],
+    );
+    expect(
+        "rust-rand",
+        "no-crypto",
+        None,
+        &["rand_chacha (ChaCha as a random number generator only)"],
+    );
+    expect("rust-nocrypto", "no-crypto", None, &[]);
+}
+
+#[test]
+fn rust_aws_lc_rs_without_and_with_fips() {
+    expect(
+        "rust-aws-lc-rs",
+        "not-fips-capable",
+        None,
+        &["symbol aws_lc_0_", "aws-lc without FIPS"],
+    );
+    // aws-lc-rs 1.18+ builds AWS-LC FIPS 4.x, which is on the modules-in-process list.
+    let b = expect(
+        "rust-aws-lc-rs-fips",
+        "fips-capable",
+        Some(("aws-lc-fips", "4.2.0", "in-process", "always")),
+        &["symbol aws_lc_fips_", "string \"AWS-LC FIPS 4.2.0\""],
+    );
+    assert!(b["warnings"].to_string().contains("in process"), "{b:#}");
+}

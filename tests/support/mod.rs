@@ -1,0 +1,99 @@
+//! Shared helpers for the integration tests: fixtures built by `scripts/build-fixtures.sh`
+//! and runs of the real `fips-operator` binary.
+#![allow(dead_code)]
+
+pub mod synthetic;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// The day every test judges certificates on, so results do not move with the calendar.
+pub const AS_OF: &str = "2026-11-26";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fixture binary built from source by `scripts/build-fixtures.sh`.
+pub fn fixture(name: &str) -> PathBuf {
+    let path = repo().join("target/fixtures").join(name);
+    assert!(
+        path.is_file(),
+        "fixture {name} is missing: run scripts/install-test-deps.sh && scripts/build-fixtures.sh \
+         (scripts/test.sh does both)"
+    );
+    path
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+pub fn fips_operator(args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_fips-operator"))
+        .args(args)
+        .env_remove("FIPS_OUTPUT")
+        .output()
+        .expect("run fips-operator");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `scan -o json --as-of AS_OF TARGET`, returning the exit code and the one report.
+pub fn scan(target: &Path, extra: &[&str]) -> (i32, Value) {
+    let t = target.to_string_lossy();
+    let mut args = vec!["scan", "-o", "json"];
+    if !extra.contains(&"--as-of") {
+        args.extend(["--as-of", AS_OF]);
+    }
+    args.extend_from_slice(extra);
+    args.push(&t);
+    let run = fips_operator(&args);
+    let json = run.json();
+    let reports = json.as_array().expect("an array");
+    assert_eq!(reports.len(), 1, "one report per target");
+    (run.code, reports[0].clone())
+}
+
+/// The one binary of a file target's report.
+pub fn only_binary(report: &Value) -> &Value {
+    let bins = report["binaries"].as_array().expect("binaries");
+    assert_eq!(bins.len(), 1, "{report:#}");
+    &bins[0]
+}
+
+pub fn evidence(binary: &Value) -> Vec<String> {
+    binary["evidence"]
+        .as_array()
+        .expect("evidence")
+        .iter()
+        .map(|e| e.as_str().expect("string").to_string())
+        .collect()
+}
+
+pub fn assert_evidence(binary: &Value, needle: &str) {
+    let ev = evidence(binary);
+    assert!(
+        ev.iter().any(|e| e.contains(needle)),
+        "no evidence containing {needle:?} in {:#}",
+        binary
+    );
+}
