@@ -74,9 +74,9 @@ need_cmd() {
   command -v "$1" >/dev/null 2>&1 || missing_tool "$1 (${2:-command not found})"
 }
 need_cmd sha256sum "coreutils"
-need_cmd install "coreutils"
 
-GO119_ID="" GO127_ID="" CC_ID="" XCRYPTO_ID="" RUST_ID=""
+# Toolchain identities that go into the input hashes; each is the same whatever is selected.
+GO119_ID="" GO127_ID="" CC_ID="" OPENSSL_ID="" XCRYPTO_ID="" RUST_ID="" CMAKE_ID=""
 if any_selected 'go119-*'; then
   [ -x "$GO119" ] || missing_tool "Go 1.19 at $GO119 (Debian package golang-go)"
   GO119_ID=$(env -u GOROOT GOTOOLCHAIN=local "$GO119" version) || missing_tool "a working Go 1.19 at $GO119"
@@ -103,8 +103,8 @@ if any_selected 'c-*'; then
       missing_tool "OpenSSL headers <openssl/evp.h> (Debian package libssl-dev)"
     LIBCRYPTO_A=$(gcc -print-file-name=libcrypto.a)
     [ -f "$LIBCRYPTO_A" ] || missing_tool "libcrypto.a (Debian package libssl-dev)"
-    CC_ID="$CC_ID; $(echo OPENSSL_VERSION_TEXT | gcc -E -P -include openssl/opensslv.h -x c - | tail -1)"
-    CC_ID="$CC_ID; $(stat -L -c '%s %Y' "$LIBCRYPTO_A")"
+    OPENSSL_ID="$(echo OPENSSL_VERSION_TEXT | gcc -E -P -include openssl/opensslv.h -x c - | tail -1)"
+    OPENSSL_ID="$OPENSSL_ID; $(stat -L -c '%s %Y' "$LIBCRYPTO_A")"
   fi
 fi
 if any_selected 'rust-*'; then
@@ -114,7 +114,7 @@ if any_selected 'rust-*'; then
   if any_selected 'rust-aws-lc-rs*'; then
     need_cmd cmake "Debian package cmake, needed by aws-lc-sys / aws-lc-fips-sys"
     need_cmd clang "Debian package clang"
-    RUST_ID="$RUST_ID; $(cmake --version | head -1)"
+    CMAKE_ID="$(cmake --version | head -1)"
   fi
   if selected rust-aws-lc-rs-fips; then
     # The AWS-LC FIPS build runs Go (delocate/inject_hash); Go 1.19 from Debian is enough.
@@ -283,7 +283,9 @@ c_fixture() { # c_fixture NAME SOURCE ARGS...
   shift 2
   selected "$name" || return 0
   local hash
-  hash=$(inputs_hash "gcc -O2 -o \$OUT/$name ${src#"$ROOT"/} $*" "$CC_ID" "$src")
+  local toolid=$CC_ID
+  case "$name" in c-openssl-*) toolid="$toolid; $OPENSSL_ID" ;; esac
+  hash=$(inputs_hash "gcc -O2 -o \$OUT/$name ${src#"$ROOT"/} $*" "$toolid" "$src")
   if up_to_date "$name" "$hash"; then skip "$name"; return 0; fi
   local start=$SECONDS
   rm -f "$OUT/$name" "$OUT/.$name.hash"
@@ -307,6 +309,7 @@ rust_fixture() { # rust_fixture NAME PACKAGE CRATE_DIR PROFILE
   while IFS= read -r f; do files+=("$f"); done < <(find "$RUST_WS/$dir/src" -type f | LC_ALL=C sort)
   local cmdline="env $GO_ENV_DESC PATH=<go119>:\$PATH CARGO_TARGET_DIR=\$OUT/.rust-target cargo build --profile $profile --locked -p $pkg"
   local toolid=$RUST_ID
+  case "$pkg" in rust-aws-lc-rs*) toolid="$toolid; $CMAKE_ID" ;; esac
   [ "$pkg" != rust-aws-lc-rs-fips ] || toolid="$toolid; GO=$GO119_ID"
   local hash
   hash=$(inputs_hash "$cmdline" "$toolid" "${files[@]}")

@@ -21,7 +21,11 @@ fn expect(
         Some((mname, version, validation, activation)) => {
             let m = &b["module"];
             assert_eq!(m["name"], mname, "{name}: {b:#}");
-            let want = if version.is_empty() { Value::Null } else { Value::from(version) };
+            let want = if version.is_empty() {
+                Value::Null
+            } else {
+                Value::from(version)
+            };
             assert_eq!(m["version"], want, "{name}: {b:#}");
             assert_eq!(m["validation"], validation, "{name}: {b:#}");
             assert_eq!(m["activation"], activation, "{name}: {b:#}");

@@ -121,7 +121,10 @@ impl LibraryIndex {
                     non_fips: if f.constant_tables_only {
                         Vec::new()
                     } else {
-                        f.non_fips.into_iter().filter(|e| !e.starts_with("DT_NEEDED ")).collect()
+                        f.non_fips
+                            .into_iter()
+                            .filter(|e| !e.starts_with("DT_NEEDED "))
+                            .collect()
                     },
                     needed: f.needed,
                     runpath: f.runpath,

@@ -55,7 +55,11 @@ pub fn scan_file(path: &Path, display: &str, ctx: &ScanContext) -> Result<ScanRe
         let mut findings = inspect::analyze(&data, &name);
         if let Ok(abs) = std::fs::canonicalize(path) {
             let host = Path::new("/");
-            LibraryIndex::new(host).inherit(&relative(host, &abs), &mut findings, &mut host_reasons);
+            LibraryIndex::new(host).inherit(
+                &relative(host, &abs),
+                &mut findings,
+                &mut host_reasons,
+            );
         }
         binaries.push(inspect::judge(display, &findings, &ctx.registry, ctx.today));
     } else {

@@ -19,7 +19,9 @@ fn small_elf(extra: Option<(&[u8], &[u8])>) -> Vec<u8> {
 
 fn unknown_reason(data: &[u8]) -> String {
     let f = analyze(data, "x");
-    f.unknown.clone().unwrap_or_else(|| panic!("expected unknown, got {f:?}"))
+    f.unknown
+        .clone()
+        .unwrap_or_else(|| panic!("expected unknown, got {f:?}"))
 }
 
 #[test]
@@ -78,14 +80,23 @@ fn a_huge_pclntab_claim_with_no_markers_left_is_judged_from_what_remains() {
         tab.extend_from_slice(&u64::MAX.to_le_bytes());
     }
     let mut obj = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
-    let s = obj.add_section(Vec::new(), b".gopclntab".to_vec(), SectionKind::ReadOnlyData);
+    let s = obj.add_section(
+        Vec::new(),
+        b".gopclntab".to_vec(),
+        SectionKind::ReadOnlyData,
+    );
     obj.append_section_data(s, &tab, 8);
     let elf = obj.write().expect("write");
     let f = analyze(&elf, "x");
     // The table is rejected and a raw search runs; on x86_64 the sig patterns are searchable,
     // so the file is judged (no crypto found), and the evidence says the table was corrupt.
     assert!(f.unknown.is_none(), "{f:?}");
-    assert!(f.evidence.iter().any(|e| e.contains("pclntab not found or corrupt")), "{f:?}");
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.contains("pclntab not found or corrupt")),
+        "{f:?}"
+    );
 }
 
 #[test]

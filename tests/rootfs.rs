@@ -1,0 +1,367 @@
+//! `scan DIR`: a root filesystem mixing real fixture binaries, a real libcrypto, links (one
+//! climbing out of the root), non-ELF files and a fifo; dependency resolution (I2) and the
+//! OpenSSL provider rules (I3/I4).
+
+mod support;
+
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use support::synthetic::plain_elf;
+use support::{fips_operator, fixture, AS_OF};
+
+const TRIPLET_LIB: &str = "usr/lib/x86_64-linux-gnu";
+
+struct Tree {
+    dir: tempfile::TempDir,
+}
+
+impl Tree {
+    fn new() -> Self {
+        Tree {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn put(&self, rel: &str, bytes: &[u8], mode: u32) -> PathBuf {
+        let p = self.root().join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, bytes).expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        p
+    }
+
+    fn copy(&self, rel: &str, from: &Path, mode: u32) {
+        self.put(rel, &std::fs::read(from).expect("read fixture"), mode);
+    }
+
+    /// A C program linked to `libcrypto.so.3`, and the host's real libcrypto.
+    fn openssl_app() -> Self {
+        let t = Tree::new();
+        t.copy("usr/bin/app", &fixture("c-openssl-dynamic"), 0o755);
+        t.with_host_libcrypto();
+        t
+    }
+
+    fn with_host_libcrypto(&self) {
+        self.copy(
+            &format!("{TRIPLET_LIB}/libcrypto.so.3"),
+            Path::new("/usr/lib/x86_64-linux-gnu/libcrypto.so.3"),
+            0o644,
+        );
+    }
+
+    /// An OpenSSL FIPS provider stand-in (`synthetic`: it carries the provider's name and
+    /// version strings, not its code) and a config that activates it unless `activate` is false.
+    fn with_provider(&self, version_text: &str, activate: bool) {
+        let elf = plain_elf(
+            &[b"OpenSSL FIPS Provider", version_text.as_bytes()],
+            &["OSSL_provider_init"],
+        );
+        self.put(&format!("{TRIPLET_LIB}/ossl-modules/fips.so"), &elf, 0o644);
+        let include = if activate {
+            ".include /usr/lib/ssl/fipsmodule.cnf"
+        } else {
+            "# .include fipsmodule.cnf"
+        };
+        self.put(
+            "usr/lib/ssl/openssl.cnf",
+            format!(
+                "openssl_conf = openssl_init\n{include}\n[openssl_init]\nproviders = provider_sect\nalg_section = algorithm_sect\n\
+                 [provider_sect]\nfips = fips_sect\nbase = base_sect\n[base_sect]\nactivate = 1\n\
+                 [algorithm_sect]\ndefault_properties = fips=yes\n"
+            )
+            .as_bytes(),
+            0o644,
+        );
+        self.put(
+            "usr/lib/ssl/fipsmodule.cnf",
+            b"[fips_sect]\nactivate = 1\ninstall-version = 1\n",
+            0o644,
+        );
+    }
+
+    fn scan(&self, extra: &[&str]) -> (i32, Value) {
+        let root = self.root().to_string_lossy().to_string();
+        let mut args = vec!["scan", "-o", "json", "--as-of", AS_OF];
+        args.extend_from_slice(extra);
+        args.push(&root);
+        let run = fips_operator(&args);
+        let json = run.json();
+        (run.code, json[0].clone())
+    }
+}
+
+fn binary<'a>(report: &'a Value, path: &str) -> &'a Value {
+    report["binaries"]
+        .as_array()
+        .expect("binaries")
+        .iter()
+        .find(|b| b["path"] == path)
+        .unwrap_or_else(|| panic!("no binary {path} in {report:#}"))
+}
+
+fn skip_reason(report: &Value, path: &str) -> String {
+    report["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .find(|s| s["path"] == path)
+        .and_then(|s| s["reason"].as_str())
+        .unwrap_or_else(|| panic!("{path} not skipped in {report:#}"))
+        .to_string()
+}
+
+#[test]
+fn a_mixed_tree_names_every_file_and_every_skip() {
+    let t = Tree::new();
+    t.copy("usr/bin/certified", &fixture("go127-fips-certified"), 0o755);
+    t.copy("usr/bin/std", &fixture("go119-std"), 0o755);
+    t.copy("usr/bin/nocrypto", &fixture("c-nocrypto-dynamic"), 0o755);
+    t.copy(
+        "opt/app/lib/libvendored.so",
+        &fixture("rust-nocrypto"),
+        0o644,
+    );
+    t.copy(
+        "usr/share/doc/not-executable",
+        &fixture("c-nocrypto-static"),
+        0o644,
+    );
+    t.put("etc/os-release", b"ID=debian\nVERSION_ID=12\n", 0o644);
+    t.put("usr/bin/script.sh", b"#!/bin/sh\necho hi\n", 0o755);
+    t.put("empty", b"", 0o755);
+    symlink("../../../../../etc/passwd", t.root().join("usr/bin/escape")).expect("symlink");
+    symlink("std", t.root().join("usr/bin/inside")).expect("symlink");
+    symlink("/etc/passwd", t.root().join("usr/bin/absolute")).expect("symlink");
+    let fifo = t.root().join("run/fifo");
+    std::fs::create_dir_all(fifo.parent().expect("parent")).expect("mkdir");
+    let status = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo (coreutils)");
+    assert!(status.success());
+
+    let (code, r) = t.scan(&[]);
+    assert_eq!(code, 1, "{r:#}");
+    assert_eq!(r["outcome"], "non-compliant");
+    assert!(r["image"].is_null());
+    assert_eq!(binary(&r, "usr/bin/certified")["verdict"], "fips-capable");
+    assert_eq!(binary(&r, "usr/bin/std")["verdict"], "not-fips-capable");
+    assert_eq!(binary(&r, "usr/bin/nocrypto")["verdict"], "no-crypto");
+    assert_eq!(
+        binary(&r, "opt/app/lib/libvendored.so")["verdict"],
+        "no-crypto",
+        "a .so outside the loader dirs is judged whatever its mode"
+    );
+    assert_eq!(binary(&r, "empty")["verdict"], "unknown");
+    let reasons = r["reasons"].to_string();
+    assert!(
+        reasons.contains("usr/bin/std: pclntab crypto/"),
+        "{reasons}"
+    );
+    assert!(!reasons.contains("usr/bin/certified"), "{reasons}");
+
+    assert_eq!(skip_reason(&r, "etc/os-release"), "not ELF");
+    assert_eq!(skip_reason(&r, "usr/bin/script.sh"), "not ELF");
+    assert!(skip_reason(&r, "usr/bin/escape").contains("leaves the root: not followed"));
+    assert!(skip_reason(&r, "usr/bin/inside").contains("its target is scanned on its own"));
+    assert!(
+        skip_reason(&r, "usr/bin/absolute").contains("its target is scanned on its own"),
+        "absolute links resolve inside the root"
+    );
+    assert_eq!(skip_reason(&r, "run/fifo"), "not a regular file (fifo)");
+    assert!(skip_reason(&r, "usr/share/doc/not-executable").contains("without an execute bit"));
+    let judged: Vec<&str> = r["binaries"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|b| b["path"].as_str())
+        .collect();
+    assert_eq!(judged.len(), 5, "{judged:?}");
+}
+
+#[test]
+fn a_tree_of_fips_capable_and_crypto_free_binaries_is_compliant() {
+    let t = Tree::new();
+    t.copy("usr/bin/certified", &fixture("go127-fips-certified"), 0o755);
+    t.copy("usr/bin/rand", &fixture("rust-rand"), 0o755);
+    t.copy("usr/bin/nocrypto", &fixture("go127-nocrypto"), 0o755);
+    let (code, r) = t.scan(&[]);
+    assert_eq!(
+        (code, r["outcome"].as_str()),
+        (0, Some("compliant")),
+        "{r:#}"
+    );
+    assert_eq!(r["reasons"], serde_json::json!([]));
+}
+
+#[test]
+fn an_empty_root_is_compliant() {
+    let t = Tree::new();
+    t.put("etc/os-release", b"ID=scratch\n", 0o644);
+    let (code, r) = t.scan(&[]);
+    assert_eq!(
+        (code, r["outcome"].as_str()),
+        (0, Some("compliant")),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn an_openssl_consumer_without_a_provider_is_not_fips_capable() {
+    let t = Tree::openssl_app();
+    let (code, r) = t.scan(&[]);
+    assert_eq!(code, 1);
+    let app = binary(&r, "usr/bin/app");
+    assert_eq!(app["verdict"], "not-fips-capable", "{app:#}");
+    assert!(r["reasons"].to_string().contains("usr/bin/app: openssl (dynamic) but no OpenSSL FIPS provider (ossl-modules/fips.so) in the image"), "{r:#}");
+    let lib = binary(&r, &format!("{TRIPLET_LIB}/libcrypto.so.3"));
+    assert_eq!(lib["role"], "module");
+    assert_eq!(
+        lib["verdict"], "not-fips-capable",
+        "libcrypto in an image without a provider"
+    );
+}
+
+#[test]
+fn a_validated_activated_provider_settles_the_route() {
+    let t = Tree::openssl_app();
+    t.with_provider("OpenSSL 3.1.2 1 Aug 2023", true);
+    let (code, r) = t.scan(&[]);
+    let app = binary(&r, "usr/bin/app");
+    assert_eq!(app["verdict"], "fips-capable", "{r:#}");
+    assert_eq!(app["module"]["name"], "openssl (dynamic)");
+    assert_eq!(app["module"]["version"], "3.1.2");
+    assert_eq!(app["module"]["validation"], "certified");
+    assert_eq!(app["module"]["certificate"], "4985");
+    assert!(
+        app["evidence"]
+            .to_string()
+            .contains("activated by usr/lib/ssl/openssl.cnf"),
+        "{app:#}"
+    );
+    assert_eq!(
+        (code, r["outcome"].as_str()),
+        (0, Some("compliant")),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn a_provider_the_config_does_not_activate_is_not_enough() {
+    let t = Tree::openssl_app();
+    t.with_provider("OpenSSL 3.1.2 1 Aug 2023", false);
+    let (code, r) = t.scan(&[]);
+    assert_eq!(code, 1);
+    assert!(
+        r["reasons"]
+            .to_string()
+            .contains("does not activate the FIPS provider"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn a_provider_built_from_an_unvalidated_version_is_refused() {
+    let t = Tree::openssl_app();
+    t.with_provider("OpenSSL 3.0.13 30 Jan 2024", true);
+    let (_, r) = t.scan(&[]);
+    let provider = binary(&r, &format!("{TRIPLET_LIB}/ossl-modules/fips.so"));
+    assert_eq!(provider["verdict"], "not-fips-capable", "{provider:#}");
+    assert!(
+        r["reasons"].to_string().contains("is not validated"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn a_historical_provider_follows_the_policy() {
+    let t = Tree::openssl_app();
+    t.with_provider("OpenSSL 3.0.9 30 May 2023", true);
+    let (code, r) = t.scan(&[]);
+    assert_eq!(
+        binary(&r, "usr/bin/app")["module"]["validation"],
+        "historical"
+    );
+    assert_eq!(code, 0, "historical is accepted by default: {r:#}");
+    let (code, r) = t.scan(&["--reject-historical"]);
+    assert_eq!(code, 1);
+    assert!(
+        r["reasons"]
+            .to_string()
+            .contains("historical and the policy refuses it"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn a_missing_crypto_library_is_named() {
+    let t = Tree::new();
+    t.copy("usr/bin/app", &fixture("c-openssl-dynamic"), 0o755);
+    let (code, r) = t.scan(&[]);
+    assert_eq!(code, 1);
+    assert!(
+        r["reasons"]
+            .to_string()
+            .contains("usr/bin/app: needs libcrypto.so.3, which is not in the root filesystem"),
+        "{r:#}"
+    );
+}
+
+/// A program that links only `libwrap.so.1`, which links `libcrypto.so.3`: the program inherits
+/// the OpenSSL route (I2). Built with gcc from source.
+#[test]
+fn crypto_below_a_needed_library_is_inherited() {
+    let t = Tree::new();
+    let build = tempfile::tempdir().expect("tempdir");
+    let b = build.path();
+    std::fs::write(b.join("wrap.c"), "#include <openssl/sha.h>\nint wrap(unsigned char *o){return SHA256((const unsigned char*)\"x\",1,o)!=0;}\n").expect("write");
+    std::fs::write(
+        b.join("main.c"),
+        "int wrap(unsigned char*);int main(void){unsigned char o[32];return !wrap(o);}\n",
+    )
+    .expect("write");
+    let gcc = |args: &[&str]| {
+        let st = Command::new("gcc")
+            .current_dir(b)
+            .args(args)
+            .status()
+            .expect("gcc: run scripts/install-test-deps.sh");
+        assert!(st.success(), "gcc {args:?}");
+    };
+    gcc(&[
+        "-shared",
+        "-fPIC",
+        "-o",
+        "libwrap.so.1",
+        "-Wl,-soname,libwrap.so.1",
+        "wrap.c",
+        "-lcrypto",
+    ]);
+    gcc(&["-o", "app", "main.c", "./libwrap.so.1"]);
+    t.copy("usr/bin/app", &b.join("app"), 0o755);
+    t.copy(
+        &format!("{TRIPLET_LIB}/libwrap.so.1"),
+        &b.join("libwrap.so.1"),
+        0o644,
+    );
+    t.with_host_libcrypto();
+    t.with_provider("OpenSSL 3.1.2 1 Aug 2023", true);
+    let (_, r) = t.scan(&[]);
+    let app = binary(&r, "usr/bin/app");
+    assert_eq!(app["verdict"], "fips-capable", "{app:#}");
+    assert!(
+        app["evidence"]
+            .to_string()
+            .contains("DT_NEEDED libwrap.so.1 -> libcrypto.so.3"),
+        "{app:#}"
+    );
+    assert_eq!(skip_reason(&r, &format!("{TRIPLET_LIB}/libwrap.so.1")), "shared library in a loader directory: resolved as a dependency of the binaries that need it");
+}
