@@ -42,7 +42,7 @@ ALL_FIXTURES=(
   go127-std-pie go127-fips-certified-pie go127-std-stripped go127-fips-certified-stripped
   go127-nocrypto go127-nethttp
   c-openssl-dynamic c-openssl-static c-nocrypto-dynamic c-nocrypto-static
-  rust-ring rust-aws-lc-rs rust-aws-lc-rs-fips rust-sha2 rust-sha2-stripped rust-rand rust-nocrypto
+  rust-ring rust-aws-lc-rs rust-aws-lc-rs-fips rust-sha2 rust-sha2-stripped rust-rand rust-rand010 rust-chacha20 rust-nocrypto
 )
 
 if [ "${1:-}" = "--list" ]; then
@@ -334,6 +334,8 @@ rust_fixture rust-nocrypto       rust-nocrypto       nocrypto       release
 rust_fixture rust-sha2           rust-sha2           sha2           release
 rust_fixture rust-sha2-stripped  rust-sha2           sha2           release-stripped
 rust_fixture rust-rand           rust-rand           rand           release
+rust_fixture rust-rand010        rust-rand010        rand010        release
+rust_fixture rust-chacha20       rust-chacha20       chacha20       release
 rust_fixture rust-ring           rust-ring           ring           release
 rust_fixture rust-aws-lc-rs      rust-aws-lc-rs      aws-lc-rs      release
 rust_fixture rust-aws-lc-rs-fips rust-aws-lc-rs-fips aws-lc-rs-fips release

@@ -72,3 +72,23 @@ pub fn analyze(data: &[u8], file_name: &str) -> Findings {
 
 #[cfg(test)]
 mod tests;
+
+/// Entry points for the fuzz targets in `fuzz/`: the parsers on raw bytes.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses `data` as a pclntab and counts its function names.
+    pub fn pclntab_names(data: &[u8]) -> usize {
+        let mut n = 0;
+        if let Some(t) = super::go_pclntab::PcLnTab::parse_bytes(data) {
+            t.for_each_name(|_| n += 1);
+        }
+        n
+    }
+
+    /// Parses `data` as Go modinfo text.
+    pub fn modinfo(data: &[u8]) -> usize {
+        super::go_buildinfo::parse_modinfo(&String::from_utf8_lossy(data))
+            .settings
+            .len()
+    }
+}

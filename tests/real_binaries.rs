@@ -274,13 +274,27 @@ fn rust_ring_and_rustcrypto_and_rand() {
         "rust-sha2-stripped",
         "not-fips-capable",
         None,
-        &["registry path sha2-"],
+        &["registry path crate sha2 (primitive"],
     );
     expect(
         "rust-rand",
         "no-crypto",
         None,
         &["rand_chacha (ChaCha as a random number generator only)"],
+    );
+    // rand 0.10's StdRng comes from the chacha20 crate's rng module: still only an RNG.
+    expect(
+        "rust-rand010",
+        "no-crypto",
+        None,
+        &["symbol crate chacha20 (ChaCha as a random number generator only)"],
+    );
+    // The same crate as a stream cipher is a primitive.
+    expect(
+        "rust-chacha20",
+        "not-fips-capable",
+        None,
+        &["symbol crate chacha20 (primitive outside a validated module)"],
     );
     expect("rust-nocrypto", "no-crypto", None, &[]);
 }

@@ -153,18 +153,25 @@ pub fn scan_dir(
                 continue;
             }
         };
-        if !inspect::is_elf(&data) {
-            skipped.push(Skipped {
-                path: rel,
-                reason: "not ELF".into(),
-            });
-            continue;
-        }
-        let name = entry.file_name().to_string_lossy();
         let executable = entry
             .metadata()
             .map(|m| m.permissions().mode() & 0o111 != 0)
             .unwrap_or(false);
+        // An empty executable cannot be judged (unknown); any other non-ELF file is skipped.
+        let judged = inspect::is_elf(&data) || (data.is_empty() && executable);
+        if !judged {
+            let reason = if data.is_empty() {
+                "empty file"
+            } else {
+                "not ELF"
+            };
+            skipped.push(Skipped {
+                path: rel,
+                reason: reason.into(),
+            });
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy();
         let in_loader_dir = libs.is_loader_dir(Path::new(&rel).parent().unwrap_or(Path::new("")));
         let is_shared = is_shared_object_name(&name);
         let module = inspect::classify_module_name(&name);

@@ -43,6 +43,11 @@ impl<'a> PcLnTab<'a> {
         regions.into_iter().find_map(search_region)
     }
 
+    /// Parses a table that starts at `data[0]` (fuzzing entry point).
+    pub fn parse_bytes(data: &'a [u8]) -> Option<Self> {
+        Self::parse(data)
+    }
+
     fn parse(data: &'a [u8]) -> Option<Self> {
         if data.len() < 16 || data[4] != 0 || data[5] != 0 {
             return None;

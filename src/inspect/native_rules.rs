@@ -284,16 +284,8 @@ fn scan_rust_symbol(mangled: &str, m: &mut Markers) {
     if !candidate {
         return;
     }
-    let mut crates = BTreeSet::new();
-    rust_crates::symbol_crates(mangled, &mut crates);
-    let rng = rust_crates::is_rng_use(mangled);
-    for c in crates {
-        if c == "chacha20" && rng {
-            m.rust_rng = true;
-        } else {
-            m.rust_crates.insert(c);
-        }
-    }
+    rust_crates::symbol_crates(mangled, &mut m.rust_crates);
+    m.rust_rng |= rust_crates::is_rng_use(mangled);
 }
 
 /// `0_47_0_FIPS_mode` -> `0.47.0`.
@@ -497,29 +489,38 @@ fn judge_consumer(elf: &ElfView<'_>, m: &Markers, f: &mut Findings) {
 }
 
 fn judge_rust(m: &Markers, f: &mut Findings) {
-    for c in &m.rust_crates {
-        if rust_crates::PRIMITIVE_CRATES.contains(&c.as_str()) {
-            f.not_fips(format!(
-                "symbol crate {c} (primitive outside a validated module)"
-            ));
-        } else if rust_crates::RNG_CRATES.contains(&c.as_str()) {
+    let registry: BTreeSet<String> = m
+        .registry_crates
+        .iter()
+        .map(|p| rust_crates::lib_name(p))
+        .collect();
+    let all: BTreeSet<&str> = m
+        .rust_crates
+        .iter()
+        .chain(&registry)
+        .map(String::as_str)
+        .collect();
+    // ChaCha as an RNG (rand 0.10's StdRng is chacha20::rng) is evidence; as a cipher (the
+    // `cipher` traits, chacha20poly1305) it is a primitive.
+    let chacha_rng_only = all.contains("chacha20")
+        && !all.contains("cipher")
+        && !all.contains("chacha20poly1305")
+        && (m.rust_rng || all.contains("rand"));
+    for c in &all {
+        let how = if m.rust_crates.contains(*c) {
+            "symbol crate"
+        } else {
+            "registry path crate"
+        };
+        if *c == "chacha20" && chacha_rng_only {
             f.evidence(format!(
-                "symbol crate {c} (ChaCha as a random number generator only)"
+                "{how} chacha20 (ChaCha as a random number generator only)"
             ));
-        }
-    }
-    if m.rust_rng {
-        f.evidence("symbol chacha20::rng (ChaCha as a random number generator only)");
-    }
-    for package in &m.registry_crates {
-        let lib = rust_crates::lib_name(package);
-        if rust_crates::PRIMITIVE_CRATES.contains(&lib.as_str()) {
-            f.not_fips(format!(
-                "registry path {package}-*/src/ (primitive outside a validated module)"
-            ));
-        } else if rust_crates::RNG_CRATES.contains(&lib.as_str()) {
+        } else if rust_crates::PRIMITIVE_CRATES.contains(c) {
+            f.not_fips(format!("{how} {c} (primitive outside a validated module)"));
+        } else if rust_crates::RNG_CRATES.contains(c) {
             f.evidence(format!(
-                "registry path {package}-*/src/ (ChaCha as a random number generator only)"
+                "{how} {c} (ChaCha as a random number generator only)"
             ));
         }
     }
