@@ -287,9 +287,10 @@ impl<'a> ElfView<'a> {
         &self.data[segment.offset as usize..(segment.offset + segment.filesz) as usize]
     }
 
-    /// Read-only data to search for strings and constants: allocated, non-executable sections
-    /// with file data; without sections, every `PT_LOAD`.
-    pub fn data_regions(&self) -> Vec<&'a [u8]> {
+    /// Data to search for strings and constants: allocated, non-executable sections with file
+    /// data; without sections, every `PT_LOAD`. For Go binaries (`go`), only the read-only
+    /// sections C code uses, not Go's own tables (pclntab, types, module data).
+    pub fn data_regions(&self, go: bool) -> Vec<&'a [u8]> {
         let from_sections: Vec<&'a [u8]> = self
             .sections
             .iter()
@@ -298,6 +299,7 @@ impl<'a> ElfView<'a> {
                     && s.flags & u64::from(elf::SHF_ALLOC) != 0
                     && s.flags & u64::from(elf::SHF_EXECINSTR) == 0
                     && s.sh_type == elf::SHT_PROGBITS
+                    && !(go && (s.flags & u64::from(elf::SHF_WRITE) != 0 || is_go_table(s.name)))
             })
             .map(|s| self.section_data(s))
             .collect();
@@ -316,4 +318,13 @@ impl<'a> ElfView<'a> {
             from_segments
         }
     }
+}
+
+/// Sections the Go linker fills with its own tables.
+fn is_go_table(name: &[u8]) -> bool {
+    name.starts_with(b".go")
+        || name.starts_with(b".typelink")
+        || name.starts_with(b".itablink")
+        || name.starts_with(b".data.rel.ro.go")
+        || name.starts_with(b".noptr")
 }

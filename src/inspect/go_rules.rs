@@ -2,6 +2,9 @@
 //! decide; G2-G8 in order, G9 overrides, G10-G12 add evidence.
 
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use memchr::memmem;
 
 use super::elf::ElfView;
 use super::findings::{Activation, Findings, ModuleRoute};
@@ -114,6 +117,28 @@ pub(crate) struct GoNames {
 
 impl GoNames {
     fn add(&mut self, raw: &[u8]) {
+        // Cheap tests on raw bytes first: only names that can matter are decoded.
+        const PREFIXES: &[&[u8]] = &[
+            b"crypto/",
+            b"vendor/",
+            b"golang.org/",
+            b"github.com/",
+            b"filippo.io/",
+        ];
+        static FINDERS: OnceLock<[memmem::Finder<'static>; 2]> = OnceLock::new();
+        let [cgo_finder, vendor_finder] = FINDERS.get_or_init(|| {
+            [
+                memmem::Finder::new(b"_Cfunc__goboringcrypto_"),
+                memmem::Finder::new(b"/vendor/"),
+            ]
+        });
+        let cgo = cgo_finder.find(raw).is_some();
+        if !(cgo
+            || PREFIXES.iter().any(|p| raw.starts_with(p))
+            || vendor_finder.find(raw).is_some())
+        {
+            return;
+        }
         let Ok(name) = std::str::from_utf8(raw) else {
             return;
         };
@@ -125,28 +150,30 @@ impl GoNames {
                 }
             }
         }
-        if name.contains(DLOPEN_OPENSSL)
-            && (name.contains(GOLANG_FIPS_OPENSSL) || name.starts_with("crypto/internal/boring."))
-        {
-            self.dlopen = Some(name.to_string());
-        } else if name.starts_with(BORING_CGO) {
-            self.boring_cgo = true;
+        if cgo {
+            if name.contains(DLOPEN_OPENSSL)
+                && (name.contains(GOLANG_FIPS_OPENSSL)
+                    || name.starts_with("crypto/internal/boring."))
+            {
+                self.dlopen = Some(name.to_string());
+            } else if name.starts_with(BORING_CGO) {
+                self.boring_cgo = true;
+            }
         }
         let pkg = package_path(name);
         let unvendored = pkg.strip_prefix("vendor/").unwrap_or(pkg);
-        if unvendored.starts_with(GOLANG_FIPS_OPENSSL) {
-            let func = &name[pkg.len()..];
-            if unvendored.starts_with("github.com/golang-fips/openssl/v")
-                && func.to_ascii_lowercase().contains("dlopen")
-            {
-                self.dlopen.get_or_insert_with(|| name.to_string());
-            }
+        if unvendored.starts_with("github.com/golang-fips/openssl/v")
+            && name[pkg.len()..].to_ascii_lowercase().contains("dlopen")
+        {
+            self.dlopen.get_or_insert_with(|| name.to_string());
         }
         if let Some(rest) = pkg.strip_prefix(FIPS140_PKG) {
             let first = rest.split('/').next().unwrap_or("");
             let version = first.replace("%2e", ".");
             if is_module_version(&version) {
-                self.fips140_versions.insert(version);
+                if !self.fips140_versions.contains(&version) {
+                    self.fips140_versions.insert(version);
+                }
             } else {
                 self.fips140_in_tree = true;
             }
@@ -160,21 +187,27 @@ impl GoNames {
         self.classify_package(name, pkg);
     }
 
+    fn insert(set: &mut BTreeSet<String>, item: &str) {
+        if !set.contains(item) {
+            set.insert(item.to_string());
+        }
+    }
+
     fn classify_package(&mut self, name: &str, pkg: &str) {
         if pkg.starts_with("crypto/") {
-            self.crypto_packages.insert(pkg.to_string());
+            Self::insert(&mut self.crypto_packages, pkg);
             return;
         }
         if let Some(sub) = pkg.strip_prefix("vendor/golang.org/x/crypto/") {
             // The standard library's own vendored copy: used by crypto/tls, evidence only.
-            self.std_vendored_xcrypto.insert(sub.to_string());
-            self.crypto_packages.insert(pkg.to_string());
+            Self::insert(&mut self.std_vendored_xcrypto, sub);
+            Self::insert(&mut self.crypto_packages, pkg);
             return;
         }
         if pkg.starts_with("vendor/github.com/golang-fips/openssl")
             || pkg.starts_with(GOLANG_FIPS_OPENSSL)
         {
-            self.crypto_packages.insert(pkg.to_string());
+            Self::insert(&mut self.crypto_packages, pkg);
             return;
         }
         // Module or GOPATH paths, possibly vendored by the application (`app/vendor/...`).

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::memmem;
+use std::sync::OnceLock;
 
 use super::elf::ElfView;
 use super::findings::{Activation, Findings, ModuleRoute, Role};
@@ -189,17 +191,18 @@ struct Markers {
 pub(crate) fn judge(elf: &ElfView<'_>, file_name: &str, is_go: bool, f: &mut Findings) {
     let mut m = Markers::default();
     scan_symbols(elf, &mut m);
-    let regions = elf.data_regions();
+    let regions = elf.data_regions(is_go);
     scan_strings(&regions, !elf.has_symtab && !is_go, &mut m);
+    if is_go {
+        // Go's own crypto is judged by the Go rules; constant tables decide nothing there.
+        m.constants.clear();
+    }
     if !is_go && m.aws_lc_fips_string.is_none() {
         // The aws-lc FIPS module keeps its constants inside its own code (the module boundary
         // is integrity-checked), so its name string lives in .text.
         if let Some(at) = memmem::find(elf.data, AWS_LC_FIPS) {
             m.aws_lc_fips_string = Some(word_after(elf.data, at + AWS_LC_FIPS.len()));
         }
-    }
-    if !is_go {
-        scan_constants(&regions, &mut m);
     }
     if !elf.has_symtab && !is_go {
         if let Some(s) = elf.section(".dep-v0") {
@@ -297,61 +300,110 @@ fn version_prefix(rest: &str) -> String {
         .join(".")
 }
 
-fn scan_strings(regions: &[&[u8]], registry_paths: bool, m: &mut Markers) {
-    for region in regions {
-        if let Some(at) = memmem::find(region, AWS_LC_FIPS) {
-            m.aws_lc_fips_string
-                .get_or_insert_with(|| word_after(region, at + AWS_LC_FIPS.len()));
-        }
-        for needle in [&b"aws-lc-sys-"[..], b"aws-lc-fips-sys-"] {
-            if let Some(at) = memmem::find(region, needle) {
-                m.aws_lc_sys_path
-                    .get_or_insert_with(|| path_segment(region, at));
-            }
-        }
-        if let Some(at) = memmem::find(region, b"/ring-") {
-            let seg = path_segment(region, at + 1);
-            if seg.contains("/src") || seg.chars().nth(5).is_some_and(|c| c.is_ascii_digit()) {
-                m.ring_path.get_or_insert(seg);
-            }
-        }
-        for at in memmem::find_iter(region, b"OpenSSL ") {
-            if region.get(at + 8).is_some_and(u8::is_ascii_digit) {
-                m.openssl_version
-                    .get_or_insert_with(|| format!("OpenSSL {}", word_after(region, at + 8)));
-                break;
-            }
-        }
-        m.openssl_source_path |= memmem::find(region, b"crypto/evp/digest.c").is_some();
-        for needle in [&b"OPENSSLDIR: \""[..], b"MODULESDIR: \""] {
-            if let Some(at) = memmem::find(region, needle) {
-                let end = region[at + needle.len()..]
-                    .iter()
-                    .position(|&b| b == b'"' || b == 0)
-                    .unwrap_or(0);
-                m.openssl_dirs.push(
-                    String::from_utf8_lossy(&region[at..at + needle.len() + end + 1]).into_owned(),
-                );
-            }
-        }
-        m.fips_provider_name |= memmem::find(region, b"OpenSSL FIPS Provider").is_some();
-        m.ubuntu_module |= memmem::find(region, b"OpenSSL Cryptographic Module").is_some();
-        if registry_paths {
-            for at in memmem::find_iter(region, b"/src/") {
-                if let Some((name, _)) = rust_crates::registry_path_crate(region, at) {
-                    m.registry_crates.insert(name);
-                }
-            }
-        }
-    }
+/// Every string and constant marker, found in one pass per region (leftmost-longest: the
+/// provider name wins over the bare `OpenSSL ` prefix at the same place).
+#[derive(Clone, Copy)]
+enum Pattern {
+    AwsLcFips,
+    AwsLcSysPath,
+    RingPath,
+    OpenSslVersion,
+    OpenSslSource,
+    OpenSslDir,
+    FipsProviderName,
+    UbuntuModule,
+    SrcPath,
+    Constant(usize),
 }
 
-fn scan_constants(regions: &[&[u8]], m: &mut Markers) {
-    for (name, bytes) in CONSTANT_TABLES {
-        if regions.iter().any(|r| memmem::find(r, bytes).is_some()) {
-            m.constants.push(name);
+const PATTERNS: &[(&[u8], Pattern)] = &[
+    (AWS_LC_FIPS, Pattern::AwsLcFips),
+    (b"aws-lc-sys-", Pattern::AwsLcSysPath),
+    (b"aws-lc-fips-sys-", Pattern::AwsLcSysPath),
+    (b"/ring-", Pattern::RingPath),
+    (b"OpenSSL ", Pattern::OpenSslVersion),
+    (b"crypto/evp/digest.c", Pattern::OpenSslSource),
+    (b"OPENSSLDIR: \"", Pattern::OpenSslDir),
+    (b"MODULESDIR: \"", Pattern::OpenSslDir),
+    (b"OpenSSL FIPS Provider", Pattern::FipsProviderName),
+    (b"OpenSSL Cryptographic Module", Pattern::UbuntuModule),
+    (b"/src/", Pattern::SrcPath),
+    (&CONSTANT_TABLES[0].1, Pattern::Constant(0)),
+    (&CONSTANT_TABLES[1].1, Pattern::Constant(1)),
+    (&CONSTANT_TABLES[2].1, Pattern::Constant(2)),
+    (&CONSTANT_TABLES[3].1, Pattern::Constant(3)),
+];
+
+fn automaton() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| {
+        AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(PATTERNS.iter().map(|(p, _)| *p))
+            .expect("the marker patterns build")
+    })
+}
+
+fn scan_strings(regions: &[&[u8]], registry_paths: bool, m: &mut Markers) {
+    let mut constants = [false; CONSTANT_TABLES.len()];
+    for region in regions {
+        for hit in automaton().find_iter(*region) {
+            let (at, end) = (hit.start(), hit.end());
+            match PATTERNS[hit.pattern().as_usize()].1 {
+                Pattern::AwsLcFips => {
+                    m.aws_lc_fips_string
+                        .get_or_insert_with(|| word_after(region, end));
+                }
+                Pattern::AwsLcSysPath => {
+                    m.aws_lc_sys_path
+                        .get_or_insert_with(|| path_segment(region, at));
+                }
+                Pattern::RingPath => {
+                    let seg = path_segment(region, at + 1);
+                    if m.ring_path.is_none()
+                        && seg.chars().nth(5).is_some_and(|c| c.is_ascii_digit())
+                    {
+                        m.ring_path = Some(seg);
+                    }
+                }
+                Pattern::OpenSslVersion => {
+                    if m.openssl_version.is_none()
+                        && region.get(end).is_some_and(u8::is_ascii_digit)
+                    {
+                        m.openssl_version = Some(format!("OpenSSL {}", word_after(region, end)));
+                    }
+                }
+                Pattern::OpenSslSource => m.openssl_source_path = true,
+                Pattern::OpenSslDir => {
+                    let len = region[end..]
+                        .iter()
+                        .position(|&b| b == b'"' || b == 0)
+                        .unwrap_or(0);
+                    let stop = (end + len + 1).min(region.len());
+                    let text = String::from_utf8_lossy(&region[at..stop]).into_owned();
+                    if !m.openssl_dirs.contains(&text) {
+                        m.openssl_dirs.push(text);
+                    }
+                }
+                Pattern::FipsProviderName => m.fips_provider_name = true,
+                Pattern::UbuntuModule => m.ubuntu_module = true,
+                Pattern::SrcPath => {
+                    if registry_paths {
+                        if let Some((name, _)) = rust_crates::registry_path_crate(region, at) {
+                            m.registry_crates.insert(name);
+                        }
+                    }
+                }
+                Pattern::Constant(i) => constants[i] = true,
+            }
         }
     }
+    m.constants = CONSTANT_TABLES
+        .iter()
+        .zip(constants)
+        .filter(|(_, seen)| *seen)
+        .map(|((name, _), _)| *name)
+        .collect();
 }
 
 /// The printable word starting at `at` (a version number).
