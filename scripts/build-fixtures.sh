@@ -38,6 +38,7 @@ missing_tool() {
 ALL_FIXTURES=(
   go119-std go119-std-stripped go119-boring go119-boring-stripped go119-boring-nocgo
   go119-nocrypto go119-nocrypto-stripped go119-boring-xchacha go119-boring-cryptobyte
+  go119-std-pie go119-boring-pie
   go127-std go127-fips-certified go127-fips-inprocess go127-fips-latest go127-debug-fips-only
   go127-std-pie go127-fips-certified-pie go127-std-stripped go127-fips-certified-stripped
   go127-nocrypto go127-nethttp
@@ -259,6 +260,9 @@ go_fixture go119-boring-stripped   "$GO119" "$GO119_ID" 1.19 std      "$BORING" 
 go_fixture go119-boring-nocgo      "$GO119" "$GO119_ID" 1.19 std      "GOEXPERIMENT=boringcrypto CGO_ENABLED=0"
 go_fixture go119-nocrypto          "$GO119" "$GO119_ID" 1.19 nocrypto "CGO_ENABLED=1"
 go_fixture go119-nocrypto-stripped "$GO119" "$GO119_ID" 1.19 nocrypto "CGO_ENABLED=1" "$STRIP"
+# Go <= 1.25 PIE has no .gopclntab section: the table is found by magic in .data.rel.ro.
+go_fixture go119-std-pie           "$GO119" "$GO119_ID" 1.19 std      "CGO_ENABLED=1" "-buildmode=pie"
+go_fixture go119-boring-pie        "$GO119" "$GO119_ID" 1.19 std      "$BORING" "-buildmode=pie"
 go_gopath_fixture go119-boring-xchacha    "$GO119" "$GO119_ID" xchacha    "$BORING"
 go_gopath_fixture go119-boring-cryptobyte "$GO119" "$GO119_ID" cryptobyte "$BORING"
 

@@ -56,7 +56,10 @@ pub fn analyze(data: &[u8], file_name: &str) -> Findings {
         Ok(info) => info,
         Err(e) => return Findings::unknown(e),
     };
-    let pclntab_section = view.section(".gopclntab").is_some();
+    let pclntab_section = view
+        .sections
+        .iter()
+        .any(|s| s.name.ends_with(b".gopclntab"));
     f.is_go = build_info.is_some() || pclntab_section;
     if f.is_go {
         match go_rules::collect_names(&view, &mut f) {

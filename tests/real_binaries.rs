@@ -316,3 +316,74 @@ fn rust_aws_lc_rs_without_and_with_fips() {
     );
     assert!(b["warnings"].to_string().contains("in process"), "{b:#}");
 }
+
+#[test]
+fn go119_pie_finds_the_pclntab_by_its_header() {
+    // Go <= 1.25 PIE: the table is `.data.rel.ro.gopclntab`, inside a writable segment.
+    expect(
+        "go119-std-pie",
+        "not-fips-capable",
+        None,
+        &["pclntab crypto/aes", "crypto/sha256", STD_GO],
+    );
+    expect(
+        "go119-boring-pie",
+        "fips-capable",
+        Some(("go-boringcrypto", "fips-20210429", "historical", "always")),
+        &["pclntab crypto/internal/boring/sig.BoringCrypto"],
+    );
+}
+
+/// Writes a modified copy of a fixture and scans it.
+fn scan_modified(name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> Value {
+    let mut bytes = std::fs::read(fixture(name)).expect("read fixture");
+    edit(&mut bytes);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).expect("write");
+    let (_, report) = scan(&path, &[]);
+    only_binary(&report).clone()
+}
+
+#[test]
+fn go_without_section_headers_is_judged_from_program_headers() {
+    // e_shoff = 0, e_shnum = 0, e_shstrndx = 0: only segments remain.
+    let strip_sections = |b: &mut Vec<u8>| {
+        b[0x28..0x30].fill(0);
+        b[0x3c..0x40].fill(0);
+    };
+    let b = scan_modified("go127-fips-certified", strip_sections);
+    assert_eq!(b["verdict"], "fips-capable", "{b:#}");
+    assert_eq!(b["module"]["version"], "v1.0.0-c2097c7c");
+    assert_evidence(&b, "pclntab crypto/internal/fips140/v1.0.0-c2097c7c/");
+    let b = scan_modified("go119-std-stripped", strip_sections);
+    assert_eq!(b["verdict"], "not-fips-capable", "{b:#}");
+}
+
+#[test]
+fn a_corrupt_pclntab_falls_back_to_a_raw_search() {
+    // Break the Go 1.18-1.19 pclntab magic (f0 ff ff ff 00 00 01 08) wherever it appears.
+    let b = scan_modified("go119-boring-stripped", |bytes| {
+        let magic = [0xf0, 0xff, 0xff, 0xff, 0x00, 0x00, 0x01, 0x08];
+        let mut at = 0;
+        while let Some(i) = bytes[at..].windows(8).position(|w| w == magic) {
+            bytes[at + i] = 0;
+            at += i + 1;
+        }
+    });
+    assert_eq!(b["verdict"], "fips-capable", "{b:#}");
+    assert_evidence(
+        &b,
+        "pclntab not found or corrupt: raw search of function names",
+    );
+    assert_evidence(&b, "raw crypto/internal/boring/sig.BoringCrypto");
+}
+
+#[test]
+fn a_truncated_go_binary_is_unknown() {
+    let b = scan_modified("go127-fips-certified", |bytes| {
+        bytes.truncate(bytes.len() / 2)
+    });
+    assert_eq!(b["verdict"], "unknown", "{b:#}");
+    assert_evidence(&b, "truncated");
+}

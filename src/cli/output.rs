@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use crate::image::ScanReport;
-use crate::inspect::Verdict;
+use crate::inspect::{BinaryVerdict, Verdict};
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -11,7 +11,15 @@ pub enum OutputFormat {
     Json,
 }
 
+/// Prints the reports on stdout. A closed pipe (`| head`) ends the output quietly.
 pub fn print_reports(reports: &[ScanReport], format: OutputFormat) -> anyhow::Result<()> {
+    match write_reports(reports, format) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn write_reports(reports: &[ScanReport], format: OutputFormat) -> std::io::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match format {
@@ -28,32 +36,41 @@ pub fn print_reports(reports: &[ScanReport], format: OutputFormat) -> anyhow::Re
     Ok(())
 }
 
+fn module_text(b: &BinaryVerdict) -> String {
+    b.module.as_ref().map_or("-".to_string(), |m| {
+        let validation = serde_json::to_value(m.validation)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        match &m.version {
+            Some(v) => format!("{} {v} ({validation})", m.name),
+            None => format!("{} ({validation})", m.name),
+        }
+    })
+}
+
 fn write_table(out: &mut impl Write, r: &ScanReport) -> std::io::Result<()> {
     writeln!(out, "{}: {}", r.target, r.outcome.as_str().to_uppercase())?;
-    let width = r
-        .binaries
+    let rows: Vec<(&BinaryVerdict, String)> =
+        r.binaries.iter().map(|b| (b, module_text(b))).collect();
+    let pw = rows
         .iter()
-        .map(|b| b.path.len())
+        .map(|(b, _)| b.path.len())
         .max()
         .unwrap_or(4)
         .clamp(4, 60);
+    let mw = rows
+        .iter()
+        .map(|(_, m)| m.len())
+        .max()
+        .unwrap_or(6)
+        .clamp(6, 60);
     writeln!(
         out,
-        "  {:<16}  {:<36}  {:<width$}  EVIDENCE",
+        "  {:<16}  {:<mw$}  {:<pw$}  EVIDENCE",
         "VERDICT", "MODULE", "PATH"
     )?;
-    for b in &r.binaries {
-        let module = b.module.as_ref().map_or("-".to_string(), |m| {
-            let validation = serde_json::to_value(m.validation)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
-            format!(
-                "{} {} ({validation})",
-                m.name,
-                m.version.as_deref().unwrap_or("")
-            )
-        });
+    for (b, module) in &rows {
         let evidence = match b.verdict {
             Verdict::NotFipsCapable | Verdict::Unknown => {
                 b.reason.clone().or_else(|| b.evidence.first().cloned())
@@ -62,22 +79,22 @@ fn write_table(out: &mut impl Write, r: &ScanReport) -> std::io::Result<()> {
         };
         writeln!(
             out,
-            "  {:<16}  {:<36}  {:<width$}  {}",
+            "  {:<16}  {:<mw$}  {:<pw$}  {}",
             b.verdict.as_str(),
             module,
             b.path,
             clip(&evidence.unwrap_or_default(), 140)
         )?;
         for w in &b.warnings {
-            writeln!(
-                out,
-                "  {:<16}  {:<36}  {:<width$}  warning: {w}",
-                "", "", ""
-            )?;
+            writeln!(out, "  {:<16}  {:<mw$}  {:<pw$}  warning: {w}", "", "", "")?;
         }
     }
     if !r.skipped.is_empty() {
-        writeln!(out, "  skipped: {} files (not ELF, links, libraries resolved as dependencies); -o json lists them", r.skipped.len())?;
+        writeln!(
+            out,
+            "  skipped: {} files (not ELF, links, libraries resolved as dependencies); -o json lists them",
+            r.skipped.len()
+        )?;
     }
     for reason in &r.reasons {
         writeln!(out, "  reason: {}", clip(reason, 240))?;

@@ -26,18 +26,31 @@ pub(crate) struct PcLnTab<'a> {
 
 impl<'a> PcLnTab<'a> {
     /// Finds the table. `None`: there is none that parses (callers fall back to a raw search).
+    /// Go 1.19 PIE names the section `.data.rel.ro.gopclntab`; without sections the header
+    /// is searched in `.data.rel.ro`, then in every `PT_LOAD`, read-only ones first.
     pub fn find(elf: &ElfView<'a>) -> Option<Self> {
-        if let Some(s) = elf.section(".gopclntab") {
-            return Self::parse(elf.section_data(s));
+        if let Some(s) = elf
+            .sections
+            .iter()
+            .find(|s| s.name.ends_with(b".gopclntab"))
+        {
+            if let Some(t) = Self::parse(elf.section_data(s)) {
+                return Some(t);
+            }
         }
         let mut regions: Vec<&'a [u8]> = Vec::new();
         if let Some(s) = elf.section(".data.rel.ro") {
             regions.push(elf.section_data(s));
         }
+        let loads = || elf.segments.iter().filter(|s| s.is_load());
         regions.extend(
-            elf.segments
-                .iter()
-                .filter(|s| s.is_load() && !s.writable())
+            loads()
+                .filter(|s| !s.writable())
+                .map(|s| elf.segment_data(s)),
+        );
+        regions.extend(
+            loads()
+                .filter(|s| s.writable())
                 .map(|s| elf.segment_data(s)),
         );
         regions.into_iter().find_map(search_region)

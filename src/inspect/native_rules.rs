@@ -219,6 +219,27 @@ pub(crate) fn judge(elf: &ElfView<'_>, file_name: &str, is_go: bool, f: &mut Fin
     }
     f.role = Some(Role::Consumer);
     judge_consumer(elf, &m, f);
+    if is_go && !f.has_crypto() {
+        go_constants_guard(elf, f);
+    }
+}
+
+/// A Go binary whose function names show no crypto but whose bytes carry crypto constant
+/// tables has hidden names (an obfuscator such as garble): it cannot be judged `no-crypto`.
+fn go_constants_guard(elf: &ElfView<'_>, f: &mut Findings) {
+    let tables: Vec<&str> = CONSTANT_TABLES
+        .iter()
+        .filter(|(_, bytes)| memmem::find(elf.data, bytes).is_some())
+        .map(|(name, _)| *name)
+        .collect();
+    if !tables.is_empty() {
+        let why = format!(
+            "Go function names show no crypto but the file carries constant tables {} (obfuscated names?)",
+            tables.join(", ")
+        );
+        f.evidence(why.clone());
+        f.unknown = Some(why);
+    }
 }
 
 fn scan_symbols(elf: &ElfView<'_>, m: &mut Markers) {
