@@ -2,6 +2,7 @@
 //! and the image-level rules of FIPS-RULES §5.
 
 mod dependencies;
+mod java_runtime;
 pub mod mmap;
 mod openssl_provider;
 pub mod report;

@@ -365,3 +365,91 @@ fn crypto_below_a_needed_library_is_inherited() {
     );
     assert_eq!(skip_reason(&r, &format!("{TRIPLET_LIB}/libwrap.so.1")), "shared library in a loader directory: resolved as a dependency of the binaries that need it");
 }
+
+/// A JDK tree around the host's real `java` launcher (Debian's openjdk-17-jre-headless);
+/// `lib/modules` and jars are stand-ins: the rule reads names and `java.security` only.
+fn jdk_tree(security: &str, jars: &[&str]) -> Tree {
+    let t = Tree::new();
+    let home = "usr/lib/jvm/java-17";
+    let java = Path::new("/usr/lib/jvm/java-17-openjdk-amd64/bin/java");
+    assert!(
+        java.is_file(),
+        "no JDK: run scripts/install-test-deps.sh (openjdk-17-jre-headless)"
+    );
+    t.copy(&format!("{home}/bin/java"), java, 0o755);
+    t.put(&format!("{home}/lib/modules"), b"stand-in", 0o644);
+    t.put(
+        &format!("{home}/conf/security/java.security"),
+        security.as_bytes(),
+        0o644,
+    );
+    for jar in jars {
+        t.put(&format!("app/lib/{jar}"), b"PK\x03\x04stand-in", 0o644);
+    }
+    t
+}
+
+fn host_java_security() -> String {
+    std::fs::read_to_string("/usr/lib/jvm/java-17-openjdk-amd64/conf/security/java.security")
+        .expect("the JDK's java.security")
+}
+
+#[test]
+fn a_jdk_with_its_own_providers_is_not_fips_capable() {
+    let (code, r) = jdk_tree(&host_java_security(), &[]).scan(&[]);
+    assert_eq!(code, 1);
+    let java = binary(&r, "usr/lib/jvm/java-17/bin/java");
+    assert_eq!(java["verdict"], "not-fips-capable", "{java:#}");
+    assert!(
+        java["evidence"]
+            .to_string()
+            .contains("registers no FIPS provider first"),
+        "{java:#}"
+    );
+}
+
+#[test]
+fn a_jdk_with_bc_fips_first_is_fips_capable() {
+    let security = host_java_security().replace(
+        "security.provider.1=SUN",
+        "security.provider.1=org.bouncycastle.jcajce.provider.BouncyCastleFipsProvider\nsecurity.provider.99=SUN",
+    );
+    assert!(
+        security.contains("BouncyCastleFipsProvider"),
+        "the host's java.security lists SUN first"
+    );
+    let (code, r) = jdk_tree(&security, &["bc-fips-2.0.0.jar"]).scan(&[]);
+    let java = binary(&r, "usr/lib/jvm/java-17/bin/java");
+    assert_eq!(java["verdict"], "fips-capable", "{java:#}");
+    assert_eq!(java["module"]["name"], "bc-fips");
+    assert_eq!(java["module"]["version"], "2.0.0");
+    assert_eq!(java["module"]["certificate"], "4943");
+    assert_eq!(code, 0, "{r:#}");
+    let (code, r) =
+        jdk_tree(&security, &["bc-fips-2.0.0.jar", "bcprov-jdk18on-1.78.jar"]).scan(&[]);
+    assert_eq!(code, 1);
+    assert!(
+        r["reasons"]
+            .to_string()
+            .contains("bcprov-jdk18on-1.78.jar: Bouncy Castle without FIPS"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn red_hat_openjdk_follows_the_system_policy() {
+    let security = format!(
+        "{}\nsecurity.useSystemPropertiesFile=true\n",
+        host_java_security()
+    );
+    let (code, r) = jdk_tree(&security, &[]).scan(&[]);
+    let java = binary(&r, "usr/lib/jvm/java-17/bin/java");
+    assert_eq!(java["verdict"], "fips-capable", "{java:#}");
+    assert_eq!(java["module"]["name"], "nss");
+    assert_eq!(java["module"]["activation"], "host-driven");
+    assert_eq!(
+        (code, r["outcome"].as_str()),
+        (1, Some("unknown")),
+        "NSS registration is an image-level check"
+    );
+}

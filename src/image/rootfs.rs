@@ -5,8 +5,8 @@ use std::path::{Component, Path, PathBuf};
 
 use super::dependencies::LibraryIndex;
 use super::mmap::map_file;
-use super::openssl_provider;
 use super::report::{ScanReport, Skipped};
+use super::{java_runtime, openssl_provider};
 use crate::inspect::{self, BinaryVerdict, Day, ModuleRegistry};
 use crate::policy::{self, ImagePolicy};
 
@@ -94,6 +94,7 @@ pub fn scan_dir(
     };
     std::fs::read_dir(root).map_err(io)?;
     let libs = LibraryIndex::new(root);
+    let mut jars = java_runtime::Jars::default();
     let mut binaries: Vec<BinaryVerdict> = Vec::new();
     let mut skipped = Vec::new();
     let mut image_reasons = Vec::new();
@@ -153,6 +154,7 @@ pub fn scan_dir(
                 continue;
             }
         };
+        jars.note(&rel);
         let executable = entry
             .metadata()
             .map(|m| m.permissions().mode() & 0o111 != 0)
@@ -195,6 +197,7 @@ pub fn scan_dir(
         progress(state);
     }
     openssl_provider::apply(root, &libs, &mut binaries);
+    java_runtime::apply(root, &jars, &ctx.registry, ctx.today, &mut binaries);
     let o = policy::target_outcome(&binaries, &image_reasons, ctx.policy, true);
     Ok(ScanReport {
         target: display.to_string(),
