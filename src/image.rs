@@ -2,7 +2,9 @@
 //! and the image-level rules of FIPS-RULES §5.
 
 mod dependencies;
+mod digest;
 mod java_runtime;
+pub mod layers;
 pub mod mmap;
 mod openssl_provider;
 pub mod report;
