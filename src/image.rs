@@ -1,14 +1,22 @@
-//! Root filesystems (and, later, OCI images): walking, selecting and judging their binaries,
-//! and the image-level rules of FIPS-RULES §5.
+//! Root filesystems and OCI images: walking, selecting and judging their binaries, and the
+//! image-level rules of FIPS-RULES §5.
 
+mod cache;
 mod dependencies;
 mod digest;
+mod docker_archive;
 mod java_runtime;
 pub mod layers;
 pub mod mmap;
+mod oci_layout;
 mod openssl_provider;
+pub mod registry;
 pub mod report;
 pub mod rootfs;
+mod scan_image;
+pub mod source;
 
+pub use cache::SCANNER_VERSION;
 pub use report::{ScanReport, Skipped};
 pub use rootfs::{scan_dir, scan_file, ScanContext};
+pub use scan_image::{scan_image, ImageOptions, ImageProgress, ImageTarget};

@@ -1,10 +1,10 @@
 //! Pure decisions from judged binaries: the outcome of a scan target (FIPS-RULES §5 I1).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::inspect::{BinaryVerdict, Validation, Verdict};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     Compliant,

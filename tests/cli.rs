@@ -134,18 +134,31 @@ fn errors_exit_2_and_say_what_to_do() {
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
-            .contains("pass an ELF file or a root filesystem directory"),
+            .contains("pass an ELF file, a root filesystem directory, oci:DIR"),
         "{}",
         run.stderr
     );
 
-    let run = fips_operator(&["scan", "docker://registry.example/app:1.2"]);
+    // Nothing listens on port 1 of loopback: a clear connection error, no retries to wait for.
+    let run = fips_operator(&["scan", "--no-cache", "docker://127.0.0.1:1/app:1.2"]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("not supported yet") && run.stderr.contains("scan that directory"),
+        run.stderr.contains("cannot reach registry 127.0.0.1:1"),
         "{}",
         run.stderr
     );
+
+    let run = fips_operator(&["scan", "oci:/nonexistent/layout"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("not an OCI image layout"),
+        "{}",
+        run.stderr
+    );
+
+    let run = fips_operator(&["scan", "--platform", "amd64", "oci:/x"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("expected os/arch"), "{}", run.stderr);
 
     let run = fips_operator(&["scan", "--as-of", "yesterday", "/"]);
     assert_eq!(run.code, 2);

@@ -1,4 +1,4 @@
-//! `fips-operator scan TARGET…`: files and root filesystem directories.
+//! `fips-operator scan TARGET…`: files, root filesystem directories and images.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -8,13 +8,19 @@ use anyhow::Context;
 
 use super::output::{self, OutputFormat};
 use super::{EXIT_COMPLIANT, EXIT_ERROR, EXIT_NOT_COMPLIANT};
-use crate::image::{self, rootfs::Progress, ScanContext, ScanReport};
+use crate::image::layers::Limits;
+use crate::image::registry::RegistryOptions;
+use crate::image::source::Platform;
+use crate::image::{
+    self, rootfs::Progress, ImageOptions, ImageProgress, ImageTarget, ScanContext, ScanReport,
+};
 use crate::inspect::{Day, ModuleRegistry};
 use crate::policy::{ImagePolicy, Outcome};
 
 #[derive(clap::Args, Debug)]
 pub struct ScanArgs {
-    /// ELF files or root filesystem directories to judge.
+    /// What to judge: an ELF file, a root filesystem directory, oci:DIR[:TAG],
+    /// docker-archive:FILE, docker://REF or a bare registry/repository:tag[@digest].
     #[arg(required = true, value_name = "TARGET")]
     pub targets: Vec<String>,
     /// Output format: a table for people, JSON (always an array, one element per target).
@@ -32,6 +38,77 @@ pub struct ScanArgs {
     /// Judge certificate dates as of this day (YYYY-MM-DD) instead of today.
     #[arg(long, env = "FIPS_AS_OF", value_name = "DAY")]
     pub as_of: Option<String>,
+    #[command(flatten)]
+    pub image: ImageArgs,
+}
+
+/// How image targets are fetched and unpacked.
+#[derive(clap::Args, Debug)]
+pub struct ImageArgs {
+    /// Platform to pick from a multi-arch index (default: linux and this machine's architecture).
+    #[arg(long, env = "FIPS_PLATFORM", value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
+    /// Verdict cache directory (default: $XDG_CACHE_HOME/fips-operator or ~/.cache/fips-operator).
+    #[arg(
+        long,
+        env = "FIPS_CACHE_DIR",
+        value_name = "DIR",
+        conflicts_with = "no_cache"
+    )]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither read nor write the verdict cache.
+    #[arg(long, env = "FIPS_NO_CACHE")]
+    pub no_cache: bool,
+    /// Docker config.json with registry credentials (else REGISTRY_AUTH_FILE, then
+    /// $DOCKER_CONFIG/config.json or ~/.docker/config.json).
+    #[arg(long, env = "REGISTRY_AUTH_FILE", value_name = "FILE")]
+    pub registry_config: Option<PathBuf>,
+    /// A registry (host[:port]) that may be reached over plain HTTP; loopback always may.
+    #[arg(long, value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+    /// Stop an image whose layers expand past this many bytes (decompression bombs).
+    #[arg(long, env = "FIPS_MAX_IMAGE_BYTES", default_value_t = Limits::default().max_image_bytes)]
+    pub max_image_bytes: u64,
+    /// Stop an image with a file larger than this many bytes.
+    #[arg(long, env = "FIPS_MAX_FILE_BYTES", default_value_t = Limits::default().max_file_bytes)]
+    pub max_file_bytes: u64,
+    /// Stop an image with more files than this over all its layers.
+    #[arg(long, env = "FIPS_MAX_ENTRIES", default_value_t = Limits::default().max_entries)]
+    pub max_entries: u64,
+}
+
+impl ImageArgs {
+    fn options(&self) -> anyhow::Result<ImageOptions> {
+        let platform = match &self.platform {
+            Some(p) => Platform::parse(p).map_err(anyhow::Error::msg)?,
+            None => Platform::host(),
+        };
+        let cache_dir = if self.no_cache {
+            None
+        } else {
+            self.cache_dir.clone().or_else(default_cache_dir)
+        };
+        Ok(ImageOptions {
+            platform,
+            registry: RegistryOptions {
+                insecure: self.insecure_registry.clone(),
+                auth_file: self.registry_config.clone(),
+            },
+            limits: Limits {
+                max_image_bytes: self.max_image_bytes,
+                max_file_bytes: self.max_file_bytes,
+                max_entries: self.max_entries,
+            },
+            cache_dir,
+        })
+    }
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|d| d.join("fips-operator"))
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
@@ -55,11 +132,12 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
             accept_historical: !args.reject_historical,
         },
     };
+    let image_opts = args.image.options()?;
     let mut reports = Vec::new();
     let mut failed = false;
     let tty = std::io::stderr().is_terminal();
     for target in &args.targets {
-        match scan_target(target, &ctx, tty) {
+        match scan_target(target, &ctx, &image_opts, tty) {
             Ok(r) => reports.push(r),
             Err(e) => {
                 failed = true;
@@ -77,19 +155,29 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
     })
 }
 
-fn scan_target(target: &str, ctx: &ScanContext, tty: bool) -> anyhow::Result<ScanReport> {
+fn scan_target(
+    target: &str,
+    ctx: &ScanContext,
+    opts: &ImageOptions,
+    tty: bool,
+) -> anyhow::Result<ScanReport> {
+    if let Some(image) = ImageTarget::parse(target) {
+        return scan_image_target(&image, target, ctx, opts, tty);
+    }
     let path = Path::new(target);
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && looks_like_image(target) => {
-            anyhow::bail!(
-                "image targets (oci:, docker-archive:, docker://, registry references) are not supported yet; \
-                 unpack the image to a directory (umoci unpack, or skopeo copy to dir: and extract the layers) \
-                 and scan that directory"
-            )
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && looks_like_reference(target) => {
+            let image = ImageTarget::Registry(target.to_string());
+            return scan_image_target(&image, target, ctx, opts, tty);
         }
         Err(e) => {
-            return Err(e).with_context(|| format!("{target}: no such file or directory; pass an ELF file or a root filesystem directory"))
+            return Err(e).with_context(|| {
+                format!(
+                    "{target}: no such file or directory; pass an ELF file, a root filesystem \
+                     directory, oci:DIR, docker-archive:FILE or docker://REF"
+                )
+            })
         }
     };
     if meta.is_dir() {
@@ -102,22 +190,49 @@ fn scan_target(target: &str, ctx: &ScanContext, tty: bool) -> anyhow::Result<Sca
             }
         };
         let report = image::scan_dir(path, target, ctx, &mut progress);
-        if tty {
-            eprint!("\r\x1b[K");
-            let _ = std::io::stderr().flush();
-        }
+        clear_progress(tty);
         Ok(report?)
     } else {
         Ok(image::scan_file(path, target, ctx)?)
     }
 }
 
-fn looks_like_image(target: &str) -> bool {
-    ["oci:", "docker-archive:", "docker://", "oci-archive:"]
-        .iter()
-        .any(|p| target.starts_with(p))
-        || (!target.starts_with('.') && !target.starts_with('/') && target.contains(':')
-            || target.contains('@'))
+fn scan_image_target(
+    image: &ImageTarget,
+    target: &str,
+    ctx: &ScanContext,
+    opts: &ImageOptions,
+    tty: bool,
+) -> anyhow::Result<ScanReport> {
+    let mut progress = |p: ImageProgress| {
+        if tty {
+            eprint!(
+                "\r\x1b[Kscanning {target}: layer {}/{}, {} MiB unpacked, {} binaries judged",
+                p.layer,
+                p.layers,
+                p.bytes >> 20,
+                p.binaries_judged
+            );
+        }
+    };
+    let report = image::scan_image(image, target, ctx, opts, &mut progress);
+    clear_progress(tty);
+    Ok(report?)
+}
+
+fn clear_progress(tty: bool) {
+    if tty {
+        eprint!("\r\x1b[K");
+        let _ = std::io::stderr().flush();
+    }
+}
+
+/// A bare `registry/repository:tag[@digest]` that is not an existing path.
+fn looks_like_reference(target: &str) -> bool {
+    !target.starts_with('.')
+        && !target.starts_with('/')
+        && target.contains('/')
+        && (target.contains(':') || target.contains('@'))
 }
 
 fn today() -> Day {

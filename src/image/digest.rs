@@ -20,15 +20,14 @@ impl<R: Read> DigestReader<R> {
         }
     }
 
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
     /// Reads what is left (tar stops before trailing padding), then returns
     /// `("sha256:<hex>", size)`.
     pub fn finish(mut self) -> io::Result<(String, u64)> {
         io::copy(&mut self, &mut io::sink())?;
-        Ok((format!("sha256:{}", hex(self.ctx.finish().as_ref())), self.bytes))
+        Ok((
+            format!("sha256:{}", hex(self.ctx.finish().as_ref())),
+            self.bytes,
+        ))
     }
 }
 
@@ -42,7 +41,10 @@ impl<R: Read> Read for DigestReader<R> {
 }
 
 pub(crate) fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex(digest::digest(&digest::SHA256, bytes).as_ref()))
+    format!(
+        "sha256:{}",
+        hex(digest::digest(&digest::SHA256, bytes).as_ref())
+    )
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -69,7 +71,10 @@ mod tests {
     fn known_digest_and_drain() {
         let r = DigestReader::new(&b"abc"[..]);
         let (d, n) = r.finish().expect("read");
-        assert_eq!(d, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            d,
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(n, 3);
         assert!(validate(&d).is_ok());
         assert!(validate("sha256:../../etc").is_err());

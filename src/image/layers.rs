@@ -111,7 +111,9 @@ pub(crate) fn decompress<'a, R: Read + 'a>(reader: R) -> io::Result<Box<dyn Read
 impl Rootfs {
     pub fn new(limits: Limits) -> io::Result<Self> {
         Ok(Rootfs {
-            dir: tempfile::Builder::new().prefix("fips-operator-rootfs-").tempdir()?,
+            dir: tempfile::Builder::new()
+                .prefix("fips-operator-rootfs-")
+                .tempdir()?,
             owner: HashMap::new(),
             limits,
             stats: LayerStats::default(),
@@ -127,27 +129,44 @@ impl Rootfs {
         let limit = self.limits.max_image_bytes;
         let mut used = self.stats.uncompressed_bytes;
         let result = {
-            let budget = Budget { inner: tar_stream, used: &mut used, limit };
+            let budget = Budget {
+                inner: tar_stream,
+                used: &mut used,
+                limit,
+            };
             let mut archive = tar::Archive::new(budget);
             self.apply_entries(layer, &mut archive)
         };
         self.stats.uncompressed_bytes = used;
         match result {
-            Err(LayerError::Io(e)) if e.to_string().contains(BOMB) => Err(LayerError::TooBig { limit }),
+            Err(LayerError::Io(e)) if e.to_string().contains(BOMB) => {
+                Err(LayerError::TooBig { limit })
+            }
             other => other,
         }
     }
 
-    fn apply_entries<R: Read>(&mut self, layer: usize, archive: &mut tar::Archive<R>) -> Result<(), LayerError> {
+    fn apply_entries<R: Read>(
+        &mut self,
+        layer: usize,
+        archive: &mut tar::Archive<R>,
+    ) -> Result<(), LayerError> {
         for entry in archive.entries()? {
             let mut entry = entry?;
             self.stats.entries += 1;
             if self.stats.entries > self.limits.max_entries {
-                return Err(LayerError::TooManyEntries { limit: self.limits.max_entries });
+                return Err(LayerError::TooManyEntries {
+                    limit: self.limits.max_entries,
+                });
             }
             let raw = entry.path_bytes().into_owned();
-            let Some(rel) = normalize(&raw)? else { continue };
-            let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let Some(rel) = normalize(&raw)? else {
+                continue;
+            };
+            let name = rel
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let parent = rel.parent().unwrap_or(Path::new("")).to_path_buf();
             if name == OPAQUE {
                 self.opaque(&parent, layer)?;
@@ -168,14 +187,19 @@ impl Rootfs {
                     }
                     set_mode(&dir, entry.header().mode().unwrap_or(0o755) | 0o700)?;
                 }
-                tar::EntryType::Regular | tar::EntryType::Continuous => self.write_file(&rel, &mut entry)?,
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    self.write_file(&rel, &mut entry)?
+                }
                 tar::EntryType::Symlink => {
                     let target = entry
                         .link_name_bytes()
                         .map(|t| PathBuf::from(String::from_utf8_lossy(&t).into_owned()))
                         .ok_or_else(|| hostile(&rel, "symlink without a target"))?;
                     if confine(&parent, &target).is_none() {
-                        return Err(hostile(&rel, format!("symlink to {} leaves the image root", target.display())));
+                        return Err(hostile(
+                            &rel,
+                            format!("symlink to {} leaves the image root", target.display()),
+                        ));
                     }
                     let at = self.resolve(&rel, true)?;
                     remove_any(&at)?;
@@ -186,18 +210,26 @@ impl Rootfs {
                         .link_name_bytes()
                         .ok_or_else(|| hostile(&rel, "hardlink without a target"))?
                         .into_owned();
-                    let target = normalize(&target)?.ok_or_else(|| hostile(&rel, "hardlink to the root"))?;
+                    let target =
+                        normalize(&target)?.ok_or_else(|| hostile(&rel, "hardlink to the root"))?;
                     let source = match self.resolve(&target, false) {
                         Err(LayerError::Io(_)) => PathBuf::new(),
                         other => other?,
                     };
                     // symlink_metadata: a link named as the target is not followed to the host.
                     if !std::fs::symlink_metadata(&source).is_ok_and(|m| m.is_file()) {
-                        return Err(hostile(&rel, format!("hardlink to {}, which is not a file in the image", target.display())));
+                        return Err(hostile(
+                            &rel,
+                            format!(
+                                "hardlink to {}, which is not a file in the image",
+                                target.display()
+                            ),
+                        ));
                     }
                     let at = self.resolve(&rel, true)?;
                     remove_any(&at)?;
-                    std::fs::hard_link(&source, &at).or_else(|_| std::fs::copy(&source, &at).map(|_| ()))?;
+                    std::fs::hard_link(&source, &at)
+                        .or_else(|_| std::fs::copy(&source, &at).map(|_| ()))?;
                 }
                 tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
                     return Err(hostile(&rel, "device node or fifo in a layer"));
@@ -209,7 +241,11 @@ impl Rootfs {
         Ok(())
     }
 
-    fn write_file(&mut self, rel: &Path, entry: &mut tar::Entry<'_, impl Read>) -> Result<(), LayerError> {
+    fn write_file(
+        &mut self,
+        rel: &Path,
+        entry: &mut tar::Entry<'_, impl Read>,
+    ) -> Result<(), LayerError> {
         let size = entry.header().size()?;
         if size > self.limits.max_file_bytes {
             return Err(LayerError::FileTooBig {
@@ -270,11 +306,17 @@ impl Rootfs {
                         return Err(hostile(rel, "too many levels of symbolic links"));
                     }
                     let target = std::fs::read_link(&host)?;
-                    let joined = confine(&cur, &target)
-                        .ok_or_else(|| hostile(rel, format!("a parent links to {} outside the root", target.display())))?;
+                    let joined = confine(&cur, &target).ok_or_else(|| {
+                        hostile(
+                            rel,
+                            format!("a parent links to {} outside the root", target.display()),
+                        )
+                    })?;
                     // Restart from the root with the link's target in front of what is left.
-                    let mut rest: std::collections::VecDeque<_> =
-                        joined.components().map(|c| c.as_os_str().to_owned()).collect();
+                    let mut rest: std::collections::VecDeque<_> = joined
+                        .components()
+                        .map(|c| c.as_os_str().to_owned())
+                        .collect();
                     rest.extend(queue.drain(..));
                     queue = rest;
                     cur = PathBuf::new();
@@ -359,10 +401,15 @@ fn normalize(raw: &[u8]) -> Result<Option<PathBuf>, LayerError> {
             Component::Normal(p) => out.push(p),
             Component::ParentDir => {
                 if !out.pop() {
-                    return Err(hostile(path, "entry name climbs out of the image root with .."));
+                    return Err(hostile(
+                        path,
+                        "entry name climbs out of the image root with ..",
+                    ));
                 }
             }
-            Component::RootDir | Component::Prefix(_) => return Err(hostile(path, "absolute entry name")),
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(hostile(path, "absolute entry name"))
+            }
         }
     }
     Ok((!out.as_os_str().is_empty()).then_some(out))

@@ -31,9 +31,39 @@ const MAX_INCLUDES: usize = 64;
 
 type Sections = HashMap<String, HashMap<String, String>>;
 
+/// What the image says about OpenSSL FIPS (the `image.facts` of a scan).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenSslFacts {
+    /// `path (OpenSSL FIPS Provider version)` of the image's provider.
+    pub provider: Option<String>,
+    pub config_activates_fips: bool,
+}
+
 /// Settles the OpenSSL routes of a root filesystem: capable binaries get the provider's
 /// version and validation, or become `not-fips-capable` with what is missing.
-pub(crate) fn apply(root: &Path, libs: &LibraryIndex, binaries: &mut [BinaryVerdict]) {
+/// `openssl_conf`: the image's `OPENSSL_CONF`, when its config sets one.
+pub(crate) fn apply(
+    root: &Path,
+    libs: &LibraryIndex,
+    binaries: &mut [BinaryVerdict],
+    openssl_conf: Option<&str>,
+) -> OpenSslFacts {
+    let provider = binaries
+        .iter()
+        .find(|b| b.path.ends_with("ossl-modules/fips.so"))
+        .cloned();
+    let activation = activation(root, openssl_conf);
+    let facts = OpenSslFacts {
+        provider: provider.as_ref().map(|p| {
+            let version = p
+                .module
+                .as_ref()
+                .and_then(|m| m.version.as_deref())
+                .unwrap_or("unknown version");
+            format!("{} (OpenSSL FIPS Provider {version})", p.path)
+        }),
+        config_activates_fips: activation.is_ok(),
+    };
     let uses_openssl = |b: &BinaryVerdict| {
         b.verdict == Verdict::FipsCapable
             && b.module
@@ -41,13 +71,8 @@ pub(crate) fn apply(root: &Path, libs: &LibraryIndex, binaries: &mut [BinaryVerd
                 .is_some_and(|m| OPENSSL_ROUTES.contains(&m.name.as_str()))
     };
     if !binaries.iter().any(uses_openssl) {
-        return;
+        return facts;
     }
-    let provider = binaries
-        .iter()
-        .find(|b| b.path.ends_with("ossl-modules/fips.so"))
-        .cloned();
-    let activation = activation(root);
     let libcrypto = LIBCRYPTO_SONAMES
         .iter()
         .find_map(|s| libs.resolve(s, &[], Path::new("")));
@@ -87,6 +112,7 @@ pub(crate) fn apply(root: &Path, libs: &LibraryIndex, binaries: &mut [BinaryVerd
             }
         }
     }
+    facts
 }
 
 fn provider_problem(
@@ -110,7 +136,7 @@ fn provider_problem(
 }
 
 /// How the image activates the FIPS provider, or what is missing.
-fn activation(root: &Path) -> Result<String, String> {
+fn activation(root: &Path, openssl_conf: Option<&str>) -> Result<String, String> {
     if let Ok(release) = std::fs::read_to_string(root.join("etc/redhat-release")) {
         if release.contains("release 9") || release.contains("release 10") {
             return Ok(format!(
@@ -119,9 +145,16 @@ fn activation(root: &Path) -> Result<String, String> {
             ));
         }
     }
-    let Some(config) = CONFIG_CANDIDATES.iter().find(|c| root.join(c).is_file()) else {
-        return Err("no openssl.cnf in the image to activate the FIPS provider".into());
+    let from_env = openssl_conf.and_then(|c| confine(Path::new(""), Path::new(c)));
+    let config = match from_env {
+        Some(c) => c,
+        None => match CONFIG_CANDIDATES.iter().find(|c| root.join(c).is_file()) {
+            Some(c) => PathBuf::from(c),
+            None => return Err("no openssl.cnf in the image to activate the FIPS provider".into()),
+        },
     };
+    let config = config.to_string_lossy().into_owned();
+    let config = config.as_str();
     let mut sections = Sections::new();
     let mut budget = MAX_INCLUDES;
     parse_config(

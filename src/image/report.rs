@@ -1,17 +1,17 @@
 //! The result of scanning one target, in DESIGN §5's JSON shape.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::inspect::BinaryVerdict;
 use crate::policy::Outcome;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Skipped {
     pub path: String,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanReport {
     pub target: String,
     pub outcome: Outcome,

@@ -4,9 +4,10 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use super::dependencies::LibraryIndex;
+use super::java_runtime;
 use super::mmap::map_file;
+use super::openssl_provider::{self, OpenSslFacts};
 use super::report::{ScanReport, Skipped};
-use super::{java_runtime, openssl_provider};
 use crate::inspect::{self, BinaryVerdict, Day, ModuleRegistry};
 use crate::policy::{self, ImagePolicy};
 
@@ -88,6 +89,24 @@ pub fn scan_dir(
     ctx: &ScanContext,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ScanReport, ScanError> {
+    Ok(scan_root(root, display, ctx, progress, None)?.report)
+}
+
+/// A root filesystem's scan with what the image-level rules found.
+pub(crate) struct RootScan {
+    pub report: ScanReport,
+    pub image_reasons: Vec<String>,
+    pub openssl: OpenSslFacts,
+}
+
+/// `scan_dir`, for an image too: `openssl_conf` is the image's `OPENSSL_CONF`.
+pub(crate) fn scan_root(
+    root: &Path,
+    display: &str,
+    ctx: &ScanContext,
+    progress: &mut dyn FnMut(Progress),
+    openssl_conf: Option<&str>,
+) -> Result<RootScan, ScanError> {
     let io = |source: std::io::Error| ScanError::Io {
         path: root.display().to_string(),
         source,
@@ -196,16 +215,20 @@ pub fn scan_dir(
         state.binaries_judged += 1;
         progress(state);
     }
-    openssl_provider::apply(root, &libs, &mut binaries);
+    let openssl = openssl_provider::apply(root, &libs, &mut binaries, openssl_conf);
     java_runtime::apply(root, &jars, &ctx.registry, ctx.today, &mut binaries);
     let o = policy::target_outcome(&binaries, &image_reasons, ctx.policy, true);
-    Ok(ScanReport {
-        target: display.to_string(),
-        outcome: o.outcome,
-        reasons: o.reasons,
-        image: None,
-        binaries,
-        skipped,
+    Ok(RootScan {
+        report: ScanReport {
+            target: display.to_string(),
+            outcome: o.outcome,
+            reasons: o.reasons,
+            image: None,
+            binaries,
+            skipped,
+        },
+        image_reasons,
+        openssl,
     })
 }
 

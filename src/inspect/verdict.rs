@@ -1,11 +1,11 @@
 //! Judging findings: the registry and the day turn routes into a verdict and a module.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::findings::{Activation, Findings, Role};
 use super::module_registry::{Day, ModuleRegistry, Validation};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     FipsCapable,
@@ -26,7 +26,7 @@ impl Verdict {
 }
 
 /// The module a `fips-capable` binary goes through, as DESIGN §5 prints it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Module {
     pub name: String,
     pub version: Option<String>,
@@ -36,7 +36,7 @@ pub struct Module {
 }
 
 /// One judged binary, in DESIGN §5's shape.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BinaryVerdict {
     pub path: String,
     pub verdict: Verdict,
@@ -120,27 +120,44 @@ pub fn judge(path: &str, f: &Findings, registry: &ModuleRegistry, today: Day) ->
         out.verdict = Verdict::NotFipsCapable;
         return out;
     }
-    match validation {
-        Validation::InProcess => out.warnings.push(format!(
-            "module {} {} is in process, not yet certified",
-            route.name,
-            route.version.as_deref().unwrap_or("")
-        )),
-        Validation::Historical => out.warnings.push(format!(
-            "module {} {} has a historical certificate (#{})",
-            route.name,
-            route.version.as_deref().unwrap_or(""),
-            certificate.as_deref().unwrap_or("?")
-        )),
-        _ => {}
-    }
-    out.verdict = Verdict::FipsCapable;
-    out.module = Some(Module {
+    let module = Module {
         name: route.name.clone(),
         version: route.version.clone(),
         validation,
         activation: route.activation,
         certificate,
-    });
+    };
+    out.warnings.extend(validation_warning(&module));
+    out.verdict = Verdict::FipsCapable;
+    out.module = Some(module);
     out
+}
+
+/// Every warning `validation_warning` writes starts with this.
+pub const VALIDATION_WARNING_PREFIX: &str = "module ";
+
+/// The warning an accepted but not fully certified module carries.
+pub fn validation_warning(m: &Module) -> Option<String> {
+    let version = m.version.as_deref().unwrap_or("");
+    match m.validation {
+        Validation::InProcess => Some(format!(
+            "module {} {version} is in process, not yet certified",
+            m.name
+        )),
+        Validation::Historical => Some(format!(
+            "module {} {version} has a historical certificate (#{})",
+            m.name,
+            m.certificate.as_deref().unwrap_or("?")
+        )),
+        _ => None,
+    }
+}
+
+/// The registry module a route's validation comes from: OpenSSL routes resolve to the
+/// image's OpenSSL FIPS provider.
+pub fn registry_module(route: &str) -> &str {
+    match route {
+        "openssl (dynamic)" | "golang-fips-openssl (dlopen)" => "openssl",
+        other => other,
+    }
 }

@@ -2,6 +2,7 @@
 //! and runs of the real `fips-operator` binary.
 #![allow(dead_code)]
 
+pub mod oci;
 pub mod synthetic;
 
 use std::path::{Path, PathBuf};

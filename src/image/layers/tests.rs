@@ -15,13 +15,14 @@ fn tar_of(entries: &[E<'_>]) -> Vec<u8> {
     let mut b = tar::Builder::new(Vec::new());
     for e in entries {
         let mut h = tar::Header::new_gnu();
-        let (name, kind, data, mode, link): (&str, tar::EntryType, &[u8], u32, Option<&str>) = match e {
-            E::File(n, d, m) => (n, tar::EntryType::Regular, d, *m, None),
-            E::Dir(n) => (n, tar::EntryType::Directory, b"", 0o755, None),
-            E::Symlink(n, t) => (n, tar::EntryType::Symlink, b"", 0o777, Some(t)),
-            E::Hardlink(n, t) => (n, tar::EntryType::Link, b"", 0o644, Some(t)),
-            E::Fifo(n) => (n, tar::EntryType::Fifo, b"", 0o644, None),
-        };
+        let (name, kind, data, mode, link): (&str, tar::EntryType, &[u8], u32, Option<&str>) =
+            match e {
+                E::File(n, d, m) => (n, tar::EntryType::Regular, d, *m, None),
+                E::Dir(n) => (n, tar::EntryType::Directory, b"", 0o755, None),
+                E::Symlink(n, t) => (n, tar::EntryType::Symlink, b"", 0o777, Some(t)),
+                E::Hardlink(n, t) => (n, tar::EntryType::Link, b"", 0o644, Some(t)),
+                E::Fifo(n) => (n, tar::EntryType::Fifo, b"", 0o644, None),
+            };
         raw_name(&mut h.as_gnu_mut().expect("gnu").name, name);
         if let Some(t) = link {
             raw_name(&mut h.as_gnu_mut().expect("gnu").linkname, t);
@@ -49,31 +50,58 @@ const ELF: &[u8] = b"\x7fELF\x02\x01\x01rest-of-a-binary";
 #[test]
 fn files_links_and_whiteouts_across_layers() {
     let mut fs = rootfs();
-    fs.apply_layer(0, &tar_of(&[
-        E::Dir("usr/"),
-        E::File("./usr/bin/bad", ELF, 0o755),
-        E::File("usr/bin/keep", ELF, 0o755),
-        E::File("etc/os-release", b"ID=test\n", 0o644),
-        E::File("opt/app/old", b"x", 0o644),
-        E::Symlink("usr/bin/sh", "/usr/bin/keep"),
-    ])[..])
+    fs.apply_layer(
+        0,
+        &tar_of(&[
+            E::Dir("usr/"),
+            E::File("./usr/bin/bad", ELF, 0o755),
+            E::File("usr/bin/keep", ELF, 0o755),
+            E::File("etc/os-release", b"ID=test\n", 0o644),
+            E::File("opt/app/old", b"x", 0o644),
+            E::Symlink("usr/bin/sh", "/usr/bin/keep"),
+        ])[..],
+    )
     .expect("layer 0");
-    fs.apply_layer(1, &tar_of(&[
-        E::File("usr/bin/.wh.bad", b"", 0o644),
-        E::File("opt/app/.wh..wh..opq", b"", 0o644),
-        E::File("opt/app/new", b"y", 0o644),
-        E::Hardlink("usr/bin/keep2", "usr/bin/keep"),
-    ])[..])
+    fs.apply_layer(
+        1,
+        &tar_of(&[
+            E::File("usr/bin/.wh.bad", b"", 0o644),
+            E::File("opt/app/.wh..wh..opq", b"", 0o644),
+            E::File("opt/app/new", b"y", 0o644),
+            E::Hardlink("usr/bin/keep2", "usr/bin/keep"),
+        ])[..],
+    )
     .expect("layer 1");
     let root = fs.path();
-    assert!(!root.join("usr/bin/bad").exists(), "whiteout removes the lower file");
-    assert_eq!(std::fs::read(root.join("usr/bin/keep2")).expect("hardlink"), ELF);
-    assert!(!root.join("opt/app/old").exists(), "opaque hides lower entries");
-    assert!(root.join("opt/app/new").exists(), "opaque keeps its own layer's entries");
-    assert_eq!(std::fs::read_link(root.join("usr/bin/sh")).expect("link"), Path::new("/usr/bin/keep"));
-    assert_eq!(std::fs::read_to_string(root.join("etc/os-release")).expect("kept"), "ID=test\n");
+    assert!(
+        !root.join("usr/bin/bad").exists(),
+        "whiteout removes the lower file"
+    );
+    assert_eq!(
+        std::fs::read(root.join("usr/bin/keep2")).expect("hardlink"),
+        ELF
+    );
+    assert!(
+        !root.join("opt/app/old").exists(),
+        "opaque hides lower entries"
+    );
+    assert!(
+        root.join("opt/app/new").exists(),
+        "opaque keeps its own layer's entries"
+    );
+    assert_eq!(
+        std::fs::read_link(root.join("usr/bin/sh")).expect("link"),
+        Path::new("/usr/bin/keep")
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("etc/os-release")).expect("kept"),
+        "ID=test\n"
+    );
     assert_eq!(fs.stats.elf_files, 2);
-    let mode = std::fs::metadata(root.join("usr/bin/keep")).expect("stat").permissions().mode();
+    let mode = std::fs::metadata(root.join("usr/bin/keep"))
+        .expect("stat")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o111, 0o111, "execute bits survive");
 }
 
@@ -82,13 +110,30 @@ fn a_symlinked_parent_stays_inside_the_root() {
     let outside = tempfile::tempdir().expect("tempdir");
     let mut fs = rootfs();
     let target = outside.path().to_string_lossy().into_owned();
-    fs.apply_layer(0, &tar_of(&[E::Symlink("usr/lib", &target), E::Symlink("lib", "usr/lib")])[..])
-        .expect("absolute links are fine: they resolve inside the root");
-    fs.apply_layer(1, &tar_of(&[E::File("lib/evil.so", ELF, 0o755), E::Dir("usr/lib/d/")])[..])
-        .expect("layer 1");
-    assert_eq!(std::fs::read_dir(outside.path()).expect("read").count(), 0, "nothing written outside");
-    let inside = fs.path().join(target.trim_start_matches('/')).join("evil.so");
-    assert!(inside.is_file(), "written at the link's target inside the root: {}", inside.display());
+    fs.apply_layer(
+        0,
+        &tar_of(&[E::Symlink("usr/lib", &target), E::Symlink("lib", "usr/lib")])[..],
+    )
+    .expect("absolute links are fine: they resolve inside the root");
+    fs.apply_layer(
+        1,
+        &tar_of(&[E::File("lib/evil.so", ELF, 0o755), E::Dir("usr/lib/d/")])[..],
+    )
+    .expect("layer 1");
+    assert_eq!(
+        std::fs::read_dir(outside.path()).expect("read").count(),
+        0,
+        "nothing written outside"
+    );
+    let inside = fs
+        .path()
+        .join(target.trim_start_matches('/'))
+        .join("evil.so");
+    assert!(
+        inside.is_file(),
+        "written at the link's target inside the root: {}",
+        inside.display()
+    );
 }
 
 fn hostile_case(entries: &[E<'_>]) -> String {
@@ -104,15 +149,21 @@ fn hostile_entries_stop_the_image() {
     assert!(hostile_case(&[E::File("../escape", b"x", 0o644)]).contains("climbs out"));
     assert!(hostile_case(&[E::File("a/../../escape", b"x", 0o644)]).contains("climbs out"));
     assert!(hostile_case(&[E::File("/etc/passwd", b"x", 0o644)]).contains("absolute entry name"));
-    assert!(hostile_case(&[E::Symlink("usr/x", "../../../etc/passwd")]).contains("leaves the image root"));
+    assert!(hostile_case(&[E::Symlink("usr/x", "../../../etc/passwd")])
+        .contains("leaves the image root"));
     assert!(hostile_case(&[E::Hardlink("usr/x", "../etc/shadow")]).contains("climbs out"));
-    assert!(hostile_case(&[E::Hardlink("usr/x", "etc/missing")]).contains("not a file in the image"));
+    assert!(
+        hostile_case(&[E::Hardlink("usr/x", "etc/missing")]).contains("not a file in the image")
+    );
     assert!(hostile_case(&[E::Fifo("run/fifo")]).contains("device node or fifo"));
 }
 
 #[test]
 fn a_hardlink_to_a_symlink_does_not_reach_the_host() {
-    let msg = hostile_case(&[E::Symlink("etc/shadow", "/etc/shadow"), E::Hardlink("x", "etc/shadow")]);
+    let msg = hostile_case(&[
+        E::Symlink("etc/shadow", "/etc/shadow"),
+        E::Hardlink("x", "etc/shadow"),
+    ]);
     assert!(msg.contains("not a file in the image"), "{msg}");
 }
 
@@ -120,12 +171,33 @@ fn a_hardlink_to_a_symlink_does_not_reach_the_host() {
 fn limits() {
     let big = vec![0u8; 64 << 10];
     let layer = tar_of(&[E::File("a", &big, 0o644), E::File("b", &big, 0o644)]);
-    let mut fs = Rootfs::new(Limits { max_image_bytes: 100 << 10, ..Limits::default() }).expect("tmp");
-    assert!(matches!(fs.apply_layer(0, &layer[..]), Err(LayerError::TooBig { .. })));
-    let mut fs = Rootfs::new(Limits { max_file_bytes: 1 << 10, ..Limits::default() }).expect("tmp");
-    assert!(matches!(fs.apply_layer(0, &layer[..]), Err(LayerError::FileTooBig { .. })));
-    let mut fs = Rootfs::new(Limits { max_entries: 1, ..Limits::default() }).expect("tmp");
-    assert!(matches!(fs.apply_layer(0, &layer[..]), Err(LayerError::TooManyEntries { limit: 1 })));
+    let mut fs = Rootfs::new(Limits {
+        max_image_bytes: 100 << 10,
+        ..Limits::default()
+    })
+    .expect("tmp");
+    assert!(matches!(
+        fs.apply_layer(0, &layer[..]),
+        Err(LayerError::TooBig { .. })
+    ));
+    let mut fs = Rootfs::new(Limits {
+        max_file_bytes: 1 << 10,
+        ..Limits::default()
+    })
+    .expect("tmp");
+    assert!(matches!(
+        fs.apply_layer(0, &layer[..]),
+        Err(LayerError::FileTooBig { .. })
+    ));
+    let mut fs = Rootfs::new(Limits {
+        max_entries: 1,
+        ..Limits::default()
+    })
+    .expect("tmp");
+    assert!(matches!(
+        fs.apply_layer(0, &layer[..]),
+        Err(LayerError::TooManyEntries { limit: 1 })
+    ));
 }
 
 #[test]
@@ -144,7 +216,8 @@ fn gzip_and_zstd_are_sniffed() {
     let zs = zstd::stream::encode_all(&layer[..], 1).expect("zstd");
     for blob in [gz, zs, layer.clone()] {
         let mut fs = rootfs();
-        fs.apply_layer(0, decompress(&blob[..]).expect("sniff")).expect("apply");
+        fs.apply_layer(0, decompress(&blob[..]).expect("sniff"))
+            .expect("apply");
         assert!(fs.path().join("usr/bin/app").is_file());
     }
 }

@@ -1,0 +1,104 @@
+//! The local verdict cache: one file per platform manifest digest and scanner version, the
+//! same key a FipsImageReport uses. Module validation is never trusted from the cache: it is
+//! derived again from the module registry, on the day and with the policy of the read.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::report::ScanReport;
+use super::rootfs::ScanContext;
+use crate::inspect::verdict::{registry_module, validation_warning, VALIDATION_WARNING_PREFIX};
+use crate::inspect::Verdict;
+use crate::policy;
+
+/// Bumped with every release: a new scanner version rescans.
+pub const SCANNER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    report: ScanReport,
+    binary_reasons: Vec<Option<String>>,
+    image_reasons: Vec<String>,
+}
+
+pub(crate) struct VerdictCache {
+    dir: PathBuf,
+}
+
+impl VerdictCache {
+    pub fn new(dir: &Path) -> Self {
+        VerdictCache {
+            dir: dir.join(format!("v{SCANNER_VERSION}")),
+        }
+    }
+
+    fn file(&self, digest: &str) -> PathBuf {
+        self.dir.join(format!("{}.json", digest.replace(':', "-")))
+    }
+
+    pub fn load(&self, digest: &str, ctx: &ScanContext) -> Option<ScanReport> {
+        let bytes = std::fs::read(self.file(digest)).ok()?;
+        let entry: Entry = serde_json::from_slice(&bytes).ok()?;
+        Some(rederive(entry, ctx))
+    }
+
+    /// Best effort: a cache that cannot be written only costs a rescan next time.
+    pub fn store(&self, digest: &str, report: &ScanReport, image_reasons: &[String]) {
+        let entry = Entry {
+            report: report.clone(),
+            binary_reasons: report.binaries.iter().map(|b| b.reason.clone()).collect(),
+            image_reasons: image_reasons.to_vec(),
+        };
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&self.dir)?;
+            let tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+            serde_json::to_writer(&tmp, &entry)?;
+            tmp.persist(self.file(digest)).map_err(|e| e.error)?;
+            Ok(())
+        };
+        if let Err(e) = write() {
+            eprintln!(
+                "fips-operator: warning: verdict cache {}: {e}",
+                self.dir.display()
+            );
+        }
+    }
+}
+
+fn rederive(entry: Entry, ctx: &ScanContext) -> ScanReport {
+    let mut report = entry.report;
+    for (b, reason) in report.binaries.iter_mut().zip(entry.binary_reasons) {
+        b.reason = reason;
+        let Some(m) = b.module.as_mut() else { continue };
+        let Some(version) = m.version.clone() else {
+            continue;
+        };
+        let Some(r) = ctx
+            .registry
+            .resolve(registry_module(&m.name), &version, ctx.today)
+        else {
+            continue;
+        };
+        m.validation = r.validation;
+        m.certificate = r.certificate;
+        b.warnings
+            .retain(|w| !w.starts_with(VALIDATION_WARNING_PREFIX));
+        if !m.validation.is_usable() {
+            let why = format!(
+                "module {} {version} is no longer validated in the module registry",
+                m.name
+            );
+            b.verdict = Verdict::NotFipsCapable;
+            b.module = None;
+            b.evidence.push(why.clone());
+            b.reason = Some(why);
+        } else if let Some(w) = validation_warning(m) {
+            b.warnings.push(w);
+        }
+    }
+    let o = policy::target_outcome(&report.binaries, &entry.image_reasons, ctx.policy, true);
+    report.outcome = o.outcome;
+    report.reasons = o.reasons;
+    report
+}

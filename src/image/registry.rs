@@ -1,0 +1,349 @@
+//! Registry images through `oci-client`: anonymous, basic and token auth (credentials from a
+//! Docker `config.json` or a Kubernetes `dockerconfigjson` secret), plain HTTP only for
+//! loopback or `--insecure-registry` hosts, retries with backoff on 5xx and timeouts.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::manifest::OciDescriptor;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use serde_json::Value;
+
+use super::source::{source_error, Descriptor, ImageError, ImageStore};
+
+const MANIFEST_TYPES: &[&str] = &[
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+const ATTEMPTS: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How to reach registries.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// Hosts (`host[:port]`) that may be reached over plain HTTP besides loopback ones.
+    pub insecure: Vec<String>,
+    /// A Docker `config.json`; else `REGISTRY_AUTH_FILE`, then `$DOCKER_CONFIG/config.json`
+    /// or `~/.docker/config.json`.
+    pub auth_file: Option<PathBuf>,
+}
+
+/// Credentials for `registry` from a Docker `config.json` or a Kubernetes
+/// `.dockerconfigjson` secret value (the same format). `None` when it has none for it.
+pub fn auth_from_docker_config(
+    json: &[u8],
+    registry: &str,
+) -> Result<Option<RegistryAuth>, String> {
+    let config: Value =
+        serde_json::from_slice(json).map_err(|e| format!("not a Docker config.json: {e}"))?;
+    let Some(auths) = config["auths"].as_object() else {
+        return Ok(None);
+    };
+    let wanted = normalize_host(registry);
+    for (key, entry) in auths {
+        if normalize_host(key) != wanted {
+            continue;
+        }
+        if let Some(token) = entry["identitytoken"].as_str() {
+            return Ok(Some(RegistryAuth::Bearer(token.to_string())));
+        }
+        if let (Some(u), Some(p)) = (entry["username"].as_str(), entry["password"].as_str()) {
+            return Ok(Some(RegistryAuth::Basic(u.into(), p.into())));
+        }
+        if let Some(encoded) = entry["auth"].as_str() {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|e| format!("auths.{key}.auth is not base64: {e}"))?;
+            let text =
+                String::from_utf8(decoded).map_err(|_| format!("auths.{key}.auth is not UTF-8"))?;
+            let (u, p) = text
+                .split_once(':')
+                .ok_or_else(|| format!("auths.{key}.auth is not user:password"))?;
+            return Ok(Some(RegistryAuth::Basic(u.into(), p.into())));
+        }
+    }
+    Ok(None)
+}
+
+/// `https://index.docker.io/v1/` -> `docker.io`; `http://host:5000/` -> `host:5000`.
+fn normalize_host(key: &str) -> String {
+    let host = key
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match host.as_str() {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
+        _ => host,
+    }
+}
+
+fn is_loopback(registry: &str) -> bool {
+    let host = match registry.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => registry,
+    };
+    host == "localhost"
+        || host == "[::1]"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|a| a.is_loopback())
+}
+
+/// Where credentials come from, for messages.
+fn auth_for(
+    registry: &str,
+    options: &RegistryOptions,
+) -> Result<(RegistryAuth, String), ImageError> {
+    let candidates: Vec<PathBuf> = match &options.auth_file {
+        Some(f) => vec![f.clone()],
+        None => {
+            let mut c = Vec::new();
+            if let Some(f) = std::env::var_os("REGISTRY_AUTH_FILE") {
+                c.push(PathBuf::from(f));
+            }
+            if let Some(d) = std::env::var_os("DOCKER_CONFIG") {
+                c.push(PathBuf::from(d).join("config.json"));
+            } else if let Some(h) = std::env::var_os("HOME") {
+                c.push(PathBuf::from(h).join(".docker/config.json"));
+            }
+            c
+        }
+    };
+    for path in candidates {
+        let Ok(bytes) = std::fs::read(&path) else {
+            if options.auth_file.is_some() {
+                return Err(source_error(format!(
+                    "--registry-config {}: cannot read it",
+                    path.display()
+                )));
+            }
+            continue;
+        };
+        let found = auth_from_docker_config(&bytes, registry)
+            .map_err(|e| source_error(format!("{}: {e}", path.display())))?;
+        if let Some(auth) = found {
+            return Ok((auth, format!("credentials from {}", path.display())));
+        }
+    }
+    Ok((RegistryAuth::Anonymous, "anonymous access".into()))
+}
+
+pub(crate) struct RegistryStore {
+    runtime: tokio::runtime::Runtime,
+    client: Client,
+    reference: Reference,
+    auth: RegistryAuth,
+    auth_source: String,
+    spool: tempfile::TempDir,
+}
+
+impl RegistryStore {
+    pub fn open(image: &str, options: &RegistryOptions) -> Result<Self, ImageError> {
+        let reference: Reference = image
+            .parse()
+            .map_err(|e| source_error(format!("{image:?} is not an image reference ({e}); expected registry/repository:tag[@sha256:…]")))?;
+        let registry = reference.resolve_registry().to_string();
+        let mut plain_http: Vec<String> = options.insecure.clone();
+        if is_loopback(&registry) {
+            plain_http.push(registry.clone());
+        }
+        let client = Client::new(ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(plain_http),
+            read_timeout: Some(TIMEOUT),
+            connect_timeout: Some(Duration::from_secs(10)),
+            ..ClientConfig::default()
+        });
+        let (auth, auth_source) = auth_for(reference.registry(), options)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        Ok(RegistryStore {
+            runtime,
+            client,
+            reference,
+            auth,
+            auth_source,
+            spool: tempfile::tempdir()?,
+        })
+    }
+
+    /// Runs a registry call, retrying 5xx answers and timeouts with backoff.
+    fn call<T, F, Fut>(&self, what: &str, mut f: F) -> Result<T, ImageError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
+    {
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            match self.runtime.block_on(f()) {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt < ATTEMPTS && transient(&e) => {
+                    std::thread::sleep(backoff);
+                    backoff *= 2;
+                    attempt += 1;
+                }
+                Err(e) => return Err(self.explain(what, e)),
+            }
+        }
+    }
+
+    fn explain(&self, what: &str, e: OciDistributionError) -> ImageError {
+        let image = self.reference.whole();
+        let registry = self.reference.registry();
+        let msg = match &e {
+            OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => format!(
+                "{registry} refused {what} of {image} (401/403) with {}: log in (docker login / skopeo login) or pass --registry-config with credentials for {registry}",
+                self.auth_source
+            ),
+            OciDistributionError::ImageManifestNotFoundError(_) => {
+                format!("{image}: not found (404): check the repository name and tag")
+            }
+            OciDistributionError::ServerError { code: 404, .. } => format!("{image}: {what} not found (404): check the repository name and tag"),
+            OciDistributionError::ServerError { code, .. } if *code == 401 || *code == 403 => format!(
+                "{registry} refused {what} of {image} ({code}) with {}: check the credentials (--registry-config)",
+                self.auth_source
+            ),
+            OciDistributionError::RegistryError { envelope, .. }
+                if envelope.errors.iter().any(|e| {
+                    matches!(
+                        e.code,
+                        OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::BlobUnknown
+                    )
+                }) =>
+            {
+                format!("{image}: {what} not found: check the repository name and tag")
+            }
+            OciDistributionError::RegistryError { envelope, .. }
+                if envelope
+                    .errors
+                    .iter()
+                    .any(|e| matches!(e.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)) =>
+            {
+                format!(
+                    "{registry} refused {what} of {image} with {}: check the credentials (--registry-config)",
+                    self.auth_source
+                )
+            }
+            OciDistributionError::RequestError(re) if re.is_connect() => format!(
+                "cannot reach registry {registry} for {image}: {re}; check the address, the network, and for a plain-HTTP registry --insecure-registry {registry}"
+            ),
+            other => format!("{image}: {what}: {other}"),
+        };
+        source_error(msg)
+    }
+
+    fn pull_manifest(&self, reference: &Reference) -> Result<(Vec<u8>, String), ImageError> {
+        let (bytes, digest) = self.call("manifest", || {
+            self.client
+                .pull_manifest_raw(reference, &self.auth, MANIFEST_TYPES)
+        })?;
+        Ok((bytes.to_vec(), digest))
+    }
+}
+
+fn transient(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ServerError { code, .. } => *code >= 500,
+        OciDistributionError::RequestError(re) => re.is_timeout(),
+        _ => false,
+    }
+}
+
+impl ImageStore for RegistryStore {
+    fn top(&mut self) -> Result<(Vec<u8>, Option<String>), ImageError> {
+        let reference = self.reference.clone();
+        let (bytes, digest) = self.pull_manifest(&reference)?;
+        if let Some(pinned) = reference.digest() {
+            if pinned != digest {
+                return Err(ImageError::DigestMismatch {
+                    what: "manifest".into(),
+                    digest: pinned.into(),
+                    actual: digest,
+                });
+            }
+        }
+        Ok((bytes, Some(digest)))
+    }
+
+    fn manifest(&mut self, digest: &str) -> Result<Vec<u8>, ImageError> {
+        let reference = self.reference.clone_with_digest(digest.to_string());
+        Ok(self.pull_manifest(&reference)?.0)
+    }
+
+    /// Downloads the blob to a private spool file (the caller re-verifies its digest while
+    /// streaming it), so that layers are applied from disk, not memory.
+    fn blob(&mut self, desc: &Descriptor) -> Result<Box<dyn Read + '_>, ImageError> {
+        let path = self.spool.path().join(desc.digest.replace(':', "-"));
+        let oci = OciDescriptor {
+            media_type: desc.media_type.clone(),
+            digest: desc.digest.clone(),
+            size: desc.size,
+            ..OciDescriptor::default()
+        };
+        let (client, reference) = (&self.client, &self.reference);
+        self.call("blob download", || {
+            let path = path.clone();
+            let oci = oci.clone();
+            async move {
+                let file = tokio::fs::File::create(&path).await?;
+                client.pull_blob(reference, &oci, file).await
+            }
+        })?;
+        let file = std::fs::File::open(&path)?;
+        // Unlinked now: the open handle keeps the data until the layer is read.
+        let _ = std::fs::remove_file(&path);
+        Ok(Box::new(file))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_config_auth_forms() {
+        let json = br#"{"auths": {
+            "https://index.docker.io/v1/": {"auth": "dXNlcjpwYXNz"},
+            "127.0.0.1:5000": {"username": "u", "password": "p"},
+            "ghcr.io": {"identitytoken": "tok"}
+        }}"#;
+        assert_eq!(
+            auth_from_docker_config(json, "docker.io").expect("ok"),
+            Some(RegistryAuth::Basic("user".into(), "pass".into()))
+        );
+        assert_eq!(
+            auth_from_docker_config(json, "127.0.0.1:5000").expect("ok"),
+            Some(RegistryAuth::Basic("u".into(), "p".into()))
+        );
+        assert_eq!(
+            auth_from_docker_config(json, "ghcr.io").expect("ok"),
+            Some(RegistryAuth::Bearer("tok".into()))
+        );
+        assert_eq!(auth_from_docker_config(json, "quay.io").expect("ok"), None);
+        assert!(auth_from_docker_config(b"[]", "x")
+            .expect("no auths")
+            .is_none());
+        assert!(auth_from_docker_config(b"{", "x").is_err());
+    }
+
+    #[test]
+    fn loopback_hosts() {
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("localhost:5000"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("registry.example:5000"));
+        assert!(!is_loopback("127.example.com"));
+    }
+}
