@@ -3,6 +3,7 @@
 //! Modules (DESIGN §2): `inspect` judges one ELF file (pure), `policy` turns verdicts into
 //! outcomes (pure), `image` walks root filesystems, `cli` wires the subcommands.
 
+pub mod api;
 pub mod cli;
 pub mod image;
 pub mod inspect;

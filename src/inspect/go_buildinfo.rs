@@ -95,7 +95,7 @@ fn find_magic(region: &[u8], base: usize) -> Option<usize> {
     let mut pos = 0;
     while let Some(i) = memchr::memmem::find(&region[pos..], MAGIC) {
         let at = pos + i;
-        if (at + base) % 16 == 0 {
+        if (at + base).is_multiple_of(16) {
             return Some(at);
         }
         pos = at + 1;
