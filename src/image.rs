@@ -2,6 +2,7 @@
 //! image-level rules of FIPS-RULES §5.
 
 mod cache;
+mod confined;
 mod dependencies;
 mod digest;
 mod docker_archive;

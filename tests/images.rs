@@ -443,3 +443,31 @@ fn the_verdict_cache_is_keyed_by_digest_and_rederives_validation() {
         "{strict:#}"
     );
 }
+
+#[test]
+fn absolute_links_in_an_image_never_read_the_host() {
+    // The image's own config does not activate FIPS; a link that names a host path which
+    // does activate it must be looked up inside the image (where it does not exist).
+    let host = tempfile::tempdir().expect("tmp");
+    let host_cnf = host.path().join("openssl.cnf");
+    std::fs::write(&host_cnf, "openssl_conf = init\n.include /etc/ssl/fipsmodule.cnf\n[init]\nproviders = prov\nalg_section = algs\n[prov]\nfips = fips_sect\n[algs]\ndefault_properties = fips=yes\n").expect("write");
+    let mut layers = openssl_layers(true);
+    layers.push(tar_layer(&[
+        Entry::Whiteout("etc/ssl/.wh.openssl.cnf".into()),
+        file(
+            "etc/ssl/openssl.cnf",
+            b"openssl_conf = init\n[init]\nproviders = prov\n[prov]\ndefault = d\n".to_vec(),
+            0o644,
+        ),
+        Entry::Symlink(
+            "usr/lib/ssl/openssl.cnf".into(),
+            host_cnf.to_string_lossy().into_owned(),
+        ),
+    ]));
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut layout = Layout::new(dir.path());
+    layout.tag("v1", &Image::new(layers));
+    let (run, r) = scan(&format!("oci:{}:v1", dir.path().display()), &[]);
+    assert_eq!(run.code, 1, "{r:#}");
+    assert_eq!(r["image"]["facts"]["openssl_config_activates_fips"], false);
+}

@@ -5,12 +5,11 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use super::confined;
 use super::mmap::map_file;
 use super::rootfs::confine;
 use crate::inspect::{self, apply_needed, classify_needed, Findings, NeededKind};
 
-/// Most links followed to resolve one library path.
-const MAX_LINK_HOPS: usize = 40;
 /// Deepest dependency chain followed.
 const MAX_DEPTH: usize = 16;
 
@@ -42,15 +41,13 @@ impl LibraryIndex {
         ] {
             loader_dirs.push(base.into());
             if base.ends_with("lib") {
-                if let Ok(entries) = std::fs::read_dir(root.join(base)) {
-                    let mut triplets: Vec<PathBuf> = entries
-                        .flatten()
-                        .filter(|e| e.file_name().to_string_lossy().contains("-linux-"))
-                        .map(|e| Path::new(base).join(e.file_name()))
-                        .collect();
-                    triplets.sort();
-                    loader_dirs.extend(triplets);
-                }
+                let (_, names) = confined::list_dir(root, Path::new(base));
+                loader_dirs.extend(
+                    names
+                        .iter()
+                        .filter(|n| n.to_string_lossy().contains("-linux-"))
+                        .map(|n| Path::new(base).join(n)),
+                );
             }
         }
         for dir in ld_so_conf_dirs(root) {
@@ -92,17 +89,11 @@ impl LibraryIndex {
 
     /// Follows symlinks inside the root to a regular file.
     fn real_file(&self, rel: &Path) -> Option<PathBuf> {
-        let mut rel = rel.to_path_buf();
-        for _ in 0..MAX_LINK_HOPS {
-            let meta = std::fs::symlink_metadata(self.root.join(&rel)).ok()?;
-            if meta.file_type().is_symlink() {
-                let target = std::fs::read_link(self.root.join(&rel)).ok()?;
-                rel = confine(rel.parent().unwrap_or(Path::new("")), &target)?;
-            } else {
-                return meta.is_file().then_some(rel);
-            }
-        }
-        None
+        let real = confined::resolve(&self.root, rel, true)?;
+        std::fs::symlink_metadata(self.root.join(&real))
+            .ok()?
+            .is_file()
+            .then_some(real)
     }
 
     fn facts(&self, rel: &Path) -> LibraryFacts {
@@ -229,7 +220,7 @@ fn ld_so_conf_dirs(root: &Path) -> Vec<PathBuf> {
         if !seen.insert(file.clone()) || seen.len() > 64 {
             continue;
         }
-        let Ok(text) = std::fs::read_to_string(root.join(&file)) else {
+        let Some(text) = confined::read_to_string(root, &file) else {
             continue;
         };
         for line in text
@@ -257,14 +248,10 @@ fn expand_include(root: &Path, pattern: &str) -> Vec<PathBuf> {
         return Vec::new();
     };
     let name = name.to_string_lossy();
-    let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
-        return Vec::new();
-    };
-    let mut out: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|e| inspect::module_registry::glob_match(&name, &e.file_name().to_string_lossy()))
-        .map(|e| dir.join(e.file_name()))
-        .collect();
-    out.sort();
-    out
+    let (real_dir, names) = confined::list_dir(root, dir);
+    names
+        .iter()
+        .filter(|n| inspect::module_registry::glob_match(&name, &n.to_string_lossy()))
+        .map(|n| real_dir.join(n))
+        .collect()
 }

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use super::confined;
 use crate::inspect::{Activation, BinaryVerdict, Day, Module, ModuleRegistry, Verdict};
 
 const BC_FIPS_PROVIDER: &str = "org.bouncycastle.jcajce.provider.BouncyCastleFipsProvider";
@@ -76,16 +77,14 @@ fn jdk_home(root: &Path, path: &str) -> Option<String> {
     let runtime = ["lib/modules", "lib/rt.jar", "jre/lib/rt.jar"];
     runtime
         .iter()
-        .any(|r| root.join(home).join(r).is_file())
+        .any(|r| confined::is_file(root, &Path::new(home).join(r)))
         .then(|| home.to_string())
 }
 
 fn read_security(root: &Path, home: &str) -> Option<(String, String)> {
     SECURITY_FILES.iter().find_map(|f| {
         let rel = format!("{home}/{f}");
-        std::fs::read_to_string(root.join(&rel))
-            .ok()
-            .map(|text| (rel, text))
+        confined::read_to_string(root, Path::new(&rel)).map(|text| (rel, text))
     })
 }
 

@@ -173,6 +173,9 @@ impl Rootfs {
                 continue;
             }
             if let Some(hidden) = name.strip_prefix(WHITEOUT) {
+                if hidden.is_empty() || hidden == "." || hidden == ".." || hidden.contains('/') {
+                    return Err(hostile(&rel, "whiteout of no single name"));
+                }
                 self.remove(&parent.join(hidden), layer)?;
                 continue;
             }
@@ -288,9 +291,13 @@ impl Rootfs {
         let root = self.dir.path();
         let mut hops = 0;
         let mut cur = PathBuf::new();
-        let parts: Vec<_> = rel.components().collect();
-        let mut queue: std::collections::VecDeque<std::ffi::OsString> =
-            parts.iter().map(|c| c.as_os_str().to_owned()).collect();
+        let mut queue = std::collections::VecDeque::new();
+        for c in rel.components() {
+            match c {
+                Component::Normal(p) => queue.push_back(p.to_owned()),
+                _ => return Err(hostile(rel, "path component that is not a plain name")),
+            }
+        }
         while let Some(part) = queue.pop_front() {
             let last = queue.is_empty();
             let candidate = cur.join(&part);

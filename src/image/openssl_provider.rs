@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::confined;
 use super::dependencies::LibraryIndex;
 use super::rootfs::confine;
 use crate::inspect::{BinaryVerdict, Validation, Verdict};
@@ -137,7 +138,7 @@ fn provider_problem(
 
 /// How the image activates the FIPS provider, or what is missing.
 fn activation(root: &Path, openssl_conf: Option<&str>) -> Result<String, String> {
-    if let Ok(release) = std::fs::read_to_string(root.join("etc/redhat-release")) {
+    if let Some(release) = confined::read_to_string(root, Path::new("etc/redhat-release")) {
         if release.contains("release 9") || release.contains("release 10") {
             return Ok(format!(
                 "activated by the host kernel flag ({}: distro patch)",
@@ -148,7 +149,10 @@ fn activation(root: &Path, openssl_conf: Option<&str>) -> Result<String, String>
     let from_env = openssl_conf.and_then(|c| confine(Path::new(""), Path::new(c)));
     let config = match from_env {
         Some(c) => c,
-        None => match CONFIG_CANDIDATES.iter().find(|c| root.join(c).is_file()) {
+        None => match CONFIG_CANDIDATES
+            .iter()
+            .find(|c| confined::is_file(root, Path::new(c)))
+        {
             Some(c) => PathBuf::from(c),
             None => return Err("no openssl.cnf in the image to activate the FIPS provider".into()),
         },
@@ -183,7 +187,7 @@ fn parse_config(
         return current;
     }
     *budget -= 1;
-    let Ok(text) = std::fs::read_to_string(root.join(rel)) else {
+    let Some(text) = confined::read_to_string(root, rel) else {
         return current;
     };
     let dir = rel.parent().unwrap_or(Path::new("")).to_path_buf();
@@ -212,20 +216,15 @@ fn include_files(root: &Path, dir: &Path, path: &str) -> Vec<PathBuf> {
     let Some(rel) = confine(dir, Path::new(path)) else {
         return Vec::new();
     };
-    let full = root.join(&rel);
-    if full.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&full)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".cnf"))
-            .map(|e| rel.join(e.file_name()))
-            .collect();
-        files.sort();
-        files
-    } else {
-        vec![rel]
+    let (real, names) = confined::list_dir(root, &rel);
+    if names.is_empty() {
+        return vec![rel];
     }
+    names
+        .iter()
+        .filter(|n| n.to_string_lossy().ends_with(".cnf"))
+        .map(|n| real.join(n))
+        .collect()
 }
 
 /// I4: `openssl_conf = i` -> `[i] providers = p` -> `[p] fips = f` -> `[f] activate = 1`, and

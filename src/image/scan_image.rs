@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use super::cache::VerdictCache;
+use super::confined;
 use super::digest::DigestReader;
 use super::docker_archive::DockerArchive;
 use super::layers::{decompress, Limits, Rootfs};
@@ -195,7 +196,7 @@ fn fips_env(config: &Value) -> Vec<String> {
 fn os_release(root: &Path) -> Option<String> {
     let text = ["etc/os-release", "usr/lib/os-release"]
         .iter()
-        .find_map(|p| std::fs::read_to_string(root.join(p)).ok())?;
+        .find_map(|p| confined::read_to_string(root, Path::new(p)))?;
     let field = |k: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(k)?.strip_prefix('='))
@@ -216,8 +217,7 @@ fn image_json(
     env: &[String],
     openssl: &super::openssl_provider::OpenSslFacts,
 ) -> Value {
-    let redhat = std::fs::read_to_string(root.join("etc/redhat-release"))
-        .ok()
+    let redhat = confined::read_to_string(root, Path::new("etc/redhat-release"))
         .map(|s| s.trim().to_string());
     json!({
         "digest": image.digest,

@@ -24,6 +24,7 @@ pub enum Entry {
     /// A raw tar header name, for hostile cases the tar builder would refuse.
     RawFile(String, Vec<u8>),
     Fifo(String),
+    Symlink(String, String),
 }
 
 pub fn file(path: &str, bytes: Vec<u8>, mode: u32) -> Entry {
@@ -39,10 +40,15 @@ pub fn tar_layer(entries: &[Entry]) -> Vec<u8> {
             Entry::RawFile(p, d) => (p, d, 0o644, tar::EntryType::Regular),
             Entry::Whiteout(p) => (p, b"", 0o644, tar::EntryType::Regular),
             Entry::Fifo(p) => (p, b"", 0o644, tar::EntryType::Fifo),
+            Entry::Symlink(p, _) => (p, b"", 0o777, tar::EntryType::Symlink),
         };
-        let field = &mut h.as_gnu_mut().expect("gnu header").name;
-        field.fill(0);
-        field[..name.len()].copy_from_slice(name.as_bytes());
+        let gnu = h.as_gnu_mut().expect("gnu header");
+        gnu.name.fill(0);
+        gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Entry::Symlink(_, target) = e {
+            gnu.linkname.fill(0);
+            gnu.linkname[..target.len()].copy_from_slice(target.as_bytes());
+        }
         h.set_entry_type(kind);
         h.set_size(data.len() as u64);
         h.set_mode(mode);

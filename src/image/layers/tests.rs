@@ -159,6 +159,25 @@ fn hostile_entries_stop_the_image() {
 }
 
 #[test]
+fn a_whiteout_of_dot_dot_is_refused_and_removes_nothing() {
+    let parent = tempfile::tempdir().expect("tmp");
+    let victim = parent.path().join("victim.txt");
+    std::fs::write(&victim, "keep").expect("write");
+    for name in [".wh..", ".wh.", "a/.wh.."] {
+        let mut fs = Rootfs::new(Limits::default()).expect("tmp");
+        let err = fs
+            .apply_layer(0, &tar_of(&[E::File(name, b"", 0o644)])[..])
+            .expect_err(name);
+        assert!(
+            err.to_string().contains("whiteout of no single name"),
+            "{name}: {err}"
+        );
+        assert!(fs.path().is_dir(), "{name}: the root itself survives");
+    }
+    assert!(victim.exists());
+}
+
+#[test]
 fn a_hardlink_to_a_symlink_does_not_reach_the_host() {
     let msg = hostile_case(&[
         E::Symlink("etc/shadow", "/etc/shadow"),
