@@ -21,6 +21,11 @@ pub fn classify_module_name(file_name: &str) -> bool {
     native_rules::module_library(file_name).is_some()
 }
 
+/// The `OpenSSL x.y.z` (or `LibreSSL x.y.z`) version string a crypto library carries.
+pub fn openssl_library_version(data: &[u8]) -> Option<String> {
+    native_rules::library_version(data)
+}
+
 /// Bytes at the start of every ELF file.
 pub fn is_elf(data: &[u8]) -> bool {
     elf::is_elf(data)

@@ -453,3 +453,139 @@ fn red_hat_openjdk_follows_the_system_policy() {
         "NSS registration is an image-level check"
     );
 }
+
+/// Compiles C sources with gcc in a temp dir; returns the dir.
+fn gcc_build(sources: &[(&str, &str)], commands: &[&[&str]]) -> tempfile::TempDir {
+    let build = tempfile::tempdir().expect("tempdir");
+    for (name, text) in sources {
+        std::fs::write(build.path().join(name), text).expect("write");
+    }
+    for args in commands {
+        let st = Command::new("gcc")
+            .current_dir(build.path())
+            .args(*args)
+            .status()
+            .expect("gcc: run scripts/install-test-deps.sh");
+        assert!(st.success(), "gcc {args:?}");
+    }
+    build
+}
+
+const MAIN_CALLS_WRAP: &str = "int wrap(void);int main(void){return wrap();}\n";
+
+/// A library in a loader directory (mode 0644, so never judged on its own) that carries its
+/// own crypto: its users inherit its verdict.
+#[test]
+fn a_dependency_with_its_own_crypto_makes_its_users_non_compliant() {
+    let aes_sbox = "const unsigned char sbox[16]={0x63,0x7c,0x77,0x7b,0xf2,0x6b,0x6f,0xc5,0x30,0x01,0x67,0x2b,0xfe,0xd7,0xab,0x76};\n\
+                    int wrap(void){return sbox[1];}\n";
+    let b = gcc_build(
+        &[("wrap.c", aes_sbox), ("main.c", MAIN_CALLS_WRAP)],
+        &[
+            &[
+                "-shared",
+                "-fPIC",
+                "-s",
+                "-o",
+                "libwrap.so.1",
+                "-Wl,-soname,libwrap.so.1",
+                "wrap.c",
+            ],
+            &["-o", "app", "main.c", "./libwrap.so.1"],
+        ],
+    );
+    let t = Tree::new();
+    t.copy("usr/bin/app", &b.path().join("app"), 0o755);
+    t.copy(
+        &format!("{TRIPLET_LIB}/libwrap.so.1"),
+        &b.path().join("libwrap.so.1"),
+        0o644,
+    );
+    let (code, r) = t.scan(&[]);
+    assert_eq!(code, 1, "{r:#}");
+    let app = binary(&r, "usr/bin/app");
+    assert_eq!(app["verdict"], "not-fips-capable", "{app:#}");
+    assert!(
+        app["evidence"]
+            .to_string()
+            .contains("libwrap.so.1: constant tables AES S-box"),
+        "{app:#}"
+    );
+
+    // The same library truncated: its users cannot be judged either.
+    let bytes = std::fs::read(b.path().join("libwrap.so.1")).expect("read");
+    t.put(
+        &format!("{TRIPLET_LIB}/libwrap.so.1"),
+        &bytes[..bytes.len() / 2],
+        0o644,
+    );
+    let (code, r) = t.scan(&[]);
+    assert_eq!(code, 1);
+    assert_eq!(binary(&r, "usr/bin/app")["verdict"], "unknown", "{r:#}");
+}
+
+/// A program that needs libcrypto.so.1.1 whose library is not OpenSSL 3: the image's OpenSSL 3
+/// FIPS provider cannot serve it, however validated and activated it is.
+#[test]
+fn an_openssl_3_provider_does_not_cover_a_libcrypto_that_is_not_openssl_3() {
+    let b = gcc_build(
+        &[
+            (
+                "stub.c",
+                "const char v[]=\"OpenSSL 1.1.1w  11 Sep 2023\";int wrap(void){return v[0];}\n",
+            ),
+            ("main.c", MAIN_CALLS_WRAP),
+        ],
+        &[
+            &[
+                "-shared",
+                "-fPIC",
+                "-o",
+                "libcrypto.so.1.1",
+                "-Wl,-soname,libcrypto.so.1.1",
+                "stub.c",
+            ],
+            &["-o", "app", "main.c", "./libcrypto.so.1.1"],
+        ],
+    );
+    let t = Tree::new();
+    t.copy("usr/bin/app", &b.path().join("app"), 0o755);
+    t.copy(
+        &format!("{TRIPLET_LIB}/libcrypto.so.1.1"),
+        &b.path().join("libcrypto.so.1.1"),
+        0o644,
+    );
+    t.with_provider("OpenSSL 3.1.2 1 Aug 2023", true);
+    let (code, r) = t.scan(&[]);
+    assert_eq!(code, 1, "{r:#}");
+    assert!(
+        r["reasons"].to_string().contains(
+            "libcrypto.so.1.1 is OpenSSL 1.1.1w: an OpenSSL 3 FIPS provider cannot load into it"
+        ),
+        "{r:#}"
+    );
+}
+
+/// Every route must be settled: a static aws-lc-fips beside a dynamic libcrypto is not
+/// compliant on its own.
+#[test]
+fn a_second_route_keeps_a_file_pending() {
+    let src = "#include <openssl/sha.h>\nconst char v[]=\"AWS-LC FIPS 3.0.0\";void aws_lc_fips_0_13_0_SHA256(void){}\n\
+               int main(int c,char**a){unsigned char o[32];SHA256((const unsigned char*)a[0],1,o);return v[c]+o[0];}\n";
+    let b = gcc_build(&[("app.c", src)], &[&["-o", "app", "app.c", "-lcrypto"]]);
+    let run = fips_operator(&[
+        "scan",
+        "-o",
+        "json",
+        "--as-of",
+        AS_OF,
+        &b.path().join("app").to_string_lossy(),
+    ]);
+    let r = &run.json()[0];
+    assert_eq!(r["binaries"][0]["module"]["name"], "aws-lc-fips", "{r:#}");
+    assert_eq!(
+        (run.code, r["outcome"].as_str()),
+        (1, Some("unknown")),
+        "{r:#}"
+    );
+}

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::confined;
 use super::mmap::map_file;
 use super::rootfs::confine;
-use crate::inspect::{self, apply_needed, classify_needed, Findings, NeededKind};
+use crate::inspect::{self, apply_needed, classify_needed, Findings, ModuleRoute, NeededKind};
 
 /// Deepest dependency chain followed.
 const MAX_DEPTH: usize = 16;
@@ -18,8 +18,12 @@ const MAX_DEPTH: usize = 16;
 struct LibraryFacts {
     needed: Vec<String>,
     runpath: Vec<String>,
-    /// Non-FIPS findings strong enough to inherit (not constant tables alone).
+    /// Its own non-FIPS findings (its DT_NEEDED ones are derived again, with the chain).
     non_fips: Vec<String>,
+    /// Why it cannot be judged, if it cannot.
+    unknown: Option<String>,
+    /// Modules linked into it (aws-lc-fips, BoringSSL…): its users go through them too.
+    static_routes: Vec<ModuleRoute>,
 }
 
 pub(crate) struct LibraryIndex {
@@ -101,27 +105,32 @@ impl LibraryIndex {
             return f.clone();
         }
         let facts = match map_file(&self.root.join(rel)) {
-            Ok(data) if inspect::is_elf(&data) => {
+            Ok(data) => {
                 let name = rel
                     .file_name()
                     .map(|n| n.to_string_lossy())
                     .unwrap_or_default();
                 let f = inspect::analyze(&data, &name);
                 LibraryFacts {
-                    // Its own DT_NEEDED findings are derived again, with the chain, by walk().
-                    non_fips: if f.constant_tables_only {
-                        Vec::new()
-                    } else {
-                        f.non_fips
-                            .into_iter()
-                            .filter(|e| !e.starts_with("DT_NEEDED "))
-                            .collect()
-                    },
+                    non_fips: f
+                        .non_fips
+                        .into_iter()
+                        .filter(|e| !e.starts_with("DT_NEEDED "))
+                        .collect(),
+                    unknown: f.unknown,
+                    static_routes: f
+                        .routes
+                        .into_iter()
+                        .filter(|r| !r.resolved_at_image_level)
+                        .collect(),
                     needed: f.needed,
                     runpath: f.runpath,
                 }
             }
-            _ => LibraryFacts::default(),
+            Err(e) => LibraryFacts {
+                unknown: Some(format!("cannot read: {e}")),
+                ..LibraryFacts::default()
+            },
         };
         self.facts
             .borrow_mut()
@@ -170,12 +179,13 @@ impl LibraryIndex {
         if depth > 0 {
             apply_needed(soname, &via, f);
         }
-        let resolved = self.resolve(soname, runpath, origin);
-        let is_crypto = !matches!(
-            classify_needed(soname),
-            NeededKind::Other | NeededKind::Libxcrypt
-        );
-        let Some(path) = resolved else {
+        let kind = classify_needed(soname);
+        if matches!(kind, NeededKind::Libxcrypt) {
+            // Password hashing: evidence only (FIPS-RULES §4), not judged as a dependency.
+            return;
+        }
+        let is_crypto = !matches!(kind, NeededKind::Other);
+        let Some(path) = self.resolve(soname, runpath, origin) else {
             if is_crypto {
                 reasons.push(format!(
                     "{rel}: needs {via}{soname}, which is not in the root filesystem (I2)"
@@ -185,15 +195,30 @@ impl LibraryIndex {
             }
             return;
         };
+        if matches!(kind, NeededKind::OpenSsl) {
+            let lib = path.to_string_lossy().into_owned();
+            if !f.openssl_libs.contains(&lib) {
+                f.openssl_libs.push(lib);
+            }
+        }
         // Crypto libraries are judged as modules on their own; nothing to inherit below them.
         if is_crypto || depth >= MAX_DEPTH || !visited.insert(path.clone()) {
             return;
         }
         let facts = self.facts(&path);
-        let chain = format!("{via}{soname} -> ");
         for finding in &facts.non_fips {
             f.not_fips(format!("{via}{soname}: {finding}"));
         }
+        if let Some(why) = &facts.unknown {
+            let why = format!("{via}{soname} cannot be judged: {why}");
+            f.evidence(why.clone());
+            f.unknown.get_or_insert(why);
+        }
+        for route in &facts.static_routes {
+            f.evidence(format!("{via}{soname} links the {} module", route.name));
+            f.route(route.clone());
+        }
+        let chain = format!("{via}{soname} -> ");
         let lib_origin = path.parent().unwrap_or(Path::new("")).to_path_buf();
         for next in &facts.needed {
             self.walk(

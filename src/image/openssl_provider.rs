@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::confined;
 use super::dependencies::LibraryIndex;
 use super::rootfs::confine;
-use crate::inspect::{BinaryVerdict, Validation, Verdict};
+use crate::inspect::{self, BinaryVerdict, Role, Validation, Verdict};
 
 /// Where `openssl.cnf` lives per distro family (`OPENSSLDIR`): RHEL, Debian, Alpine/Wolfi, upstream.
 const CONFIG_CANDIDATES: &[&str] = &[
@@ -67,29 +67,50 @@ pub(crate) fn apply(
     };
     let uses_openssl = |b: &BinaryVerdict| {
         b.verdict == Verdict::FipsCapable
-            && b.module
-                .as_ref()
-                .is_some_and(|m| OPENSSL_ROUTES.contains(&m.name.as_str()))
+            && b.routes
+                .iter()
+                .any(|r| OPENSSL_ROUTES.contains(&r.as_str()))
     };
     if !binaries.iter().any(uses_openssl) {
         return facts;
     }
-    let libcrypto = LIBCRYPTO_SONAMES
+    let dlopen_target = LIBCRYPTO_SONAMES
         .iter()
-        .find_map(|s| libs.resolve(s, &[], Path::new("")));
+        .find_map(|s| libs.resolve(s, &[], Path::new("")))
+        .map(|p| p.to_string_lossy().into_owned());
+    let mut versions = LibraryVersions {
+        root,
+        seen: HashMap::new(),
+    };
     for b in binaries.iter_mut().filter(|b| uses_openssl(b)) {
-        let golang_fips = b.module.as_ref().is_some_and(|m| m.name == GOLANG_FIPS);
-        let problem = if golang_fips && libcrypto.is_none() {
+        let golang_fips = b.routes.iter().any(|r| r == GOLANG_FIPS);
+        let mut loaded = b.openssl_libs.clone();
+        if b.role == Role::Module {
+            loaded.push(b.path.clone());
+        }
+        if golang_fips {
+            loaded.extend(dlopen_target.clone());
+        }
+        let problem = if golang_fips && dlopen_target.is_none() {
             Some(
                 "no libcrypto in the image for golang-fips to load: it panics in FIPS mode (I6)"
                     .to_string(),
             )
         } else {
-            provider_problem(provider.as_ref(), &activation)
+            loaded
+                .iter()
+                .find_map(|lib| versions.not_openssl3(lib))
+                .or_else(|| provider_problem(provider.as_ref(), &activation))
         };
         match problem {
             Some(p) => {
-                let route = b.module.take().map(|m| m.name).unwrap_or_default();
+                let route = b
+                    .routes
+                    .iter()
+                    .find(|r| OPENSSL_ROUTES.contains(&r.as_str()))
+                    .cloned()
+                    .unwrap_or_default();
+                b.module = None;
                 b.verdict = Verdict::NotFipsCapable;
                 b.evidence.push(p.clone());
                 b.reason = Some(format!("{route} but {p}"));
@@ -97,10 +118,16 @@ pub(crate) fn apply(
             None => {
                 let Some(provider) = &provider else { continue };
                 let Some(pm) = &provider.module else { continue };
-                let m = b.module.as_mut().expect("filtered on module");
-                m.version = pm.version.clone();
-                m.validation = pm.validation;
-                m.certificate = pm.certificate.clone();
+                b.pending = false;
+                if let Some(m) = b
+                    .module
+                    .as_mut()
+                    .filter(|m| OPENSSL_ROUTES.contains(&m.name.as_str()))
+                {
+                    m.version = pm.version.clone();
+                    m.validation = pm.validation;
+                    m.certificate = pm.certificate.clone();
+                }
                 b.evidence
                     .retain(|e| e != crate::inspect::verdict::RESOLVED_AT_IMAGE_LEVEL);
                 b.evidence.push(format!(
@@ -114,6 +141,33 @@ pub(crate) fn apply(
         }
     }
     facts
+}
+
+/// The OpenSSL version string of each library, read once.
+struct LibraryVersions<'a> {
+    root: &'a Path,
+    seen: HashMap<String, Option<String>>,
+}
+
+impl LibraryVersions<'_> {
+    /// Why an OpenSSL 3 FIPS provider cannot serve the library at `rel`, if it cannot: it is
+    /// OpenSSL 1.x, LibreSSL, BoringSSL or not OpenSSL at all.
+    fn not_openssl3(&mut self, rel: &str) -> Option<String> {
+        let root = self.root;
+        let version = self
+            .seen
+            .entry(rel.to_string())
+            .or_insert_with(|| {
+                confined::read(root, Path::new(rel))
+                    .and_then(|b| inspect::openssl_library_version(&b))
+            })
+            .clone();
+        match version {
+            Some(v) if v.starts_with("OpenSSL 3.") => None,
+            Some(v) => Some(format!("{rel} is {v}: an OpenSSL 3 FIPS provider cannot load into it")),
+            None => Some(format!("{rel} carries no OpenSSL 3 version string: an OpenSSL 3 FIPS provider cannot load into it")),
+        }
+    }
 }
 
 fn provider_problem(

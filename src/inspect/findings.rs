@@ -56,6 +56,8 @@ pub struct Findings {
     /// The only non-FIPS finding is a constant table (a weak signal, not inherited by the
     /// binaries that load this file as a library).
     pub constant_tables_only: bool,
+    /// Root-relative paths of the OpenSSL libraries the file loads, once resolved in a tree.
+    pub openssl_libs: Vec<String>,
 }
 
 impl Findings {

@@ -427,6 +427,20 @@ fn scan_strings(regions: &[&[u8]], registry_paths: bool, m: &mut Markers) {
         .collect();
 }
 
+/// The first `OpenSSL <digit>…` or `LibreSSL <digit>…` version string in a library.
+pub(crate) fn library_version(data: &[u8]) -> Option<String> {
+    for prefix in [&b"OpenSSL "[..], b"LibreSSL "] {
+        for at in memmem::find_iter(data, prefix) {
+            let end = at + prefix.len();
+            if data.get(end).is_some_and(u8::is_ascii_digit) {
+                let name = String::from_utf8_lossy(&prefix[..prefix.len() - 1]).into_owned();
+                return Some(format!("{name} {}", word_after(data, end)));
+            }
+        }
+    }
+    None
+}
+
 /// The printable word starting at `at` (a version number).
 fn word_after(data: &[u8], at: usize) -> String {
     let tail = &data[at.min(data.len())..];

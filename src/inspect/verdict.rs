@@ -35,7 +35,8 @@ pub struct Module {
     pub certificate: Option<String>,
 }
 
-/// One judged binary, in DESIGN §5's shape.
+/// One judged binary, in DESIGN §5's shape. Fields marked `skip` carry what image-level
+/// rules need and are not part of the JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BinaryVerdict {
     pub path: String,
@@ -47,20 +48,32 @@ pub struct BinaryVerdict {
     /// Why the file is not `fips-capable` (the first non-FIPS finding), for target reasons.
     #[serde(skip)]
     pub reason: Option<String>,
+    /// Names of every module route, the first being `module`.
+    #[serde(skip)]
+    pub routes: Vec<String>,
+    /// A dynamic route waits for image-level validation.
+    #[serde(skip)]
+    pub pending: bool,
+    /// Root-relative paths of the OpenSSL libraries the file loads (resolved in its tree).
+    #[serde(skip)]
+    pub openssl_libs: Vec<String>,
 }
 
 impl BinaryVerdict {
-    /// True when the module's validation could not be settled from this file alone.
+    /// True when a module's validation could not be settled from this file alone.
     pub fn validation_pending(&self) -> bool {
-        self.module
-            .as_ref()
-            .is_some_and(|m| m.validation == Validation::Unknown)
+        self.pending
+            || self
+                .module
+                .as_ref()
+                .is_some_and(|m| m.validation == Validation::Unknown)
     }
 }
 
 pub(crate) const RESOLVED_AT_IMAGE_LEVEL: &str = "validation resolved at image level";
 
-/// Turns findings into a verdict. `today` decides which certificates are historical.
+/// Turns findings into a verdict. `today` decides which certificates are historical. Every
+/// route must be usable: one unvalidated static module makes the file `not-fips-capable`.
 pub fn judge(path: &str, f: &Findings, registry: &ModuleRegistry, today: Day) -> BinaryVerdict {
     let mut out = BinaryVerdict {
         path: path.to_string(),
@@ -70,66 +83,78 @@ pub fn judge(path: &str, f: &Findings, registry: &ModuleRegistry, today: Day) ->
         evidence: f.evidence.clone(),
         warnings: f.warnings.clone(),
         reason: f.non_fips.first().cloned().or_else(|| f.unknown.clone()),
+        routes: f.routes.iter().map(|r| r.name.clone()).collect(),
+        pending: f.routes.iter().any(|r| r.resolved_at_image_level),
+        openssl_libs: f.openssl_libs.clone(),
     };
-    if f.unknown.is_some() {
+    if f.unknown.is_some() && f.non_fips.is_empty() {
         out.verdict = Verdict::Unknown;
         return out;
     }
-    let Some(route) = f.routes.first() else {
+    if f.routes.is_empty() || !f.non_fips.is_empty() {
         out.verdict = if f.non_fips.is_empty() {
             Verdict::NoCrypto
         } else {
             Verdict::NotFipsCapable
         };
         return out;
-    };
+    }
     for extra in &f.routes[1..] {
         out.evidence
             .push(format!("also routes through {}", extra.name));
     }
-    let (validation, certificate) = if route.resolved_at_image_level {
+    if out.pending {
         out.evidence.push(RESOLVED_AT_IMAGE_LEVEL.into());
-        (Validation::Unknown, None)
-    } else {
-        match route
-            .version
-            .as_deref()
-            .and_then(|v| registry.resolve(&route.name, v, today))
-        {
-            Some(r) => (r.validation, r.certificate),
-            None => (Validation::Unknown, None),
-        }
-    };
-    let usable = route.resolved_at_image_level || validation.is_usable();
-    if !f.non_fips.is_empty() {
-        out.verdict = Verdict::NotFipsCapable;
-        return out;
     }
-    if !usable {
-        let version = route.version.as_deref().unwrap_or("(version unknown)");
-        let why = format!(
-            "module {} {version} is {} in the module registry",
-            route.name,
-            match validation {
-                Validation::Unvalidated => "unvalidated",
-                _ => "not listed",
+    let mut modules = Vec::new();
+    for route in &f.routes {
+        let (validation, certificate) = if route.resolved_at_image_level {
+            (Validation::Unknown, None)
+        } else {
+            match route
+                .version
+                .as_deref()
+                .filter(|v| !v.is_empty())
+                .and_then(|v| registry.resolve(&route.name, v, today))
+            {
+                Some(r) => (r.validation, r.certificate),
+                None => (Validation::Unknown, None),
             }
-        );
-        out.evidence.push(why.clone());
-        out.reason = Some(why);
+        };
+        if !route.resolved_at_image_level && !validation.is_usable() {
+            let version = route.version.as_deref().unwrap_or("(version unknown)");
+            let why = format!(
+                "module {} {version} is {} in the module registry",
+                route.name,
+                match validation {
+                    Validation::Unvalidated => "unvalidated",
+                    _ => "not listed",
+                }
+            );
+            out.evidence.push(why.clone());
+            out.reason.get_or_insert(why);
+        }
+        modules.push(Module {
+            name: route.name.clone(),
+            version: route.version.clone(),
+            validation,
+            activation: route.activation,
+            certificate,
+        });
+    }
+    let unusable = modules
+        .iter()
+        .zip(&f.routes)
+        .any(|(m, r)| !r.resolved_at_image_level && !m.validation.is_usable());
+    if !f.non_fips.is_empty() || unusable {
         out.verdict = Verdict::NotFipsCapable;
         return out;
     }
-    let module = Module {
-        name: route.name.clone(),
-        version: route.version.clone(),
-        validation,
-        activation: route.activation,
-        certificate,
-    };
-    out.warnings.extend(validation_warning(&module));
+    for m in &modules {
+        out.warnings.extend(validation_warning(m));
+    }
     out.verdict = Verdict::FipsCapable;
-    out.module = Some(module);
+    out.module = modules.into_iter().next();
     out
 }
 

@@ -17,6 +17,12 @@ fn binary(path: &str, verdict: Verdict, validation: Option<Validation>) -> Binar
         warnings: vec![],
         reason: (verdict == Verdict::NotFipsCapable)
             .then(|| "pclntab crypto/sha256 (outside)".into()),
+        routes: validation
+            .map(|_| "go-native".to_string())
+            .into_iter()
+            .collect(),
+        pending: false,
+        openssl_libs: Vec::new(),
     }
 }
 
