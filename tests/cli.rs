@@ -98,6 +98,23 @@ fn one_element_per_target_and_the_worst_exit_code() {
 }
 
 #[test]
+fn a_target_that_fails_still_has_its_element() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = certified_go(dir.path());
+    let run = fips_operator(&["scan", "-o", "json", &good, "/nonexistent/file"]);
+    assert_eq!(run.code, 2);
+    let json = run.json();
+    let reports = json.as_array().expect("array");
+    assert_eq!(reports.len(), 2, "one element per target");
+    assert_eq!(reports[1]["target"], "/nonexistent/file");
+    assert_eq!(reports[1]["outcome"], "unknown");
+    assert!(reports[1]["reasons"][0]
+        .as_str()
+        .expect("reason")
+        .starts_with("error: "));
+}
+
+#[test]
 fn a_non_elf_file_is_skipped_not_unknown() {
     let dir = tempfile::tempdir().expect("tempdir");
     let p = dir.path().join("script.sh");

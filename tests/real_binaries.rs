@@ -387,3 +387,13 @@ fn a_truncated_go_binary_is_unknown() {
     assert_eq!(b["verdict"], "unknown", "{b:#}");
     assert_evidence(&b, "truncated");
 }
+
+#[test]
+fn an_aws_lc_fips_name_string_alone_is_not_a_module() {
+    // A non-FIPS aws-lc-rs binary with the FIPS module's name string appended.
+    let b = scan_modified("rust-aws-lc-rs", |bytes| {
+        bytes.extend_from_slice(b"AWS-LC FIPS 3.0.0\0")
+    });
+    assert_eq!(b["verdict"], "not-fips-capable", "{b:#}");
+    assert_evidence(&b, "aws-lc without FIPS");
+}

@@ -182,3 +182,20 @@ fn hidden_go_names_with_crypto_constants_are_unknown_not_no_crypto() {
     assert_eq!(b["verdict"], "unknown", "{b:#}");
     assert_evidence(&b, "constant tables SHA-256 K (obfuscated names?)");
 }
+
+#[test]
+fn golang_fips_openssl_in_the_application_does_not_cover_standard_crypto() {
+    // Upstream Go (no fork backend) with the application calling golang-fips/openssl itself:
+    // crypto/sha256 is still the standard library's own code.
+    let elf = GoElf::new("go1.22.5")
+        .setting("CGO_ENABLED", "1")
+        .functions(STD_CRYPTO)
+        .functions(&[
+            "github.com/golang-fips/openssl/v2.dlopen",
+            "github.com/golang-fips/openssl/v2.(*evpHash).Write",
+        ]);
+    let b = judge("app-uses-golang-fips", &elf);
+    assert_eq!(b["verdict"], "not-fips-capable", "{b:#}");
+    assert_evidence(&b, "(linked by the application, no fork backend)");
+    assert_evidence(&b, "crypto/sha256");
+}

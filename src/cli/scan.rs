@@ -142,6 +142,15 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
             Err(e) => {
                 failed = true;
                 eprintln!("fips-operator: scan {target}: {e:#}");
+                // One element per target, always: a target that could not be read is unknown.
+                reports.push(ScanReport {
+                    target: target.clone(),
+                    outcome: Outcome::Unknown,
+                    reasons: vec![format!("error: {e:#}")],
+                    image: None,
+                    binaries: Vec::new(),
+                    skipped: Vec::new(),
+                });
             }
         }
     }

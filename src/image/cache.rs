@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::report::ScanReport;
 use super::rootfs::ScanContext;
 use crate::inspect::verdict::{registry_module, validation_warning, VALIDATION_WARNING_PREFIX};
-use crate::inspect::Verdict;
+use crate::inspect::{Validation, Verdict};
 use crate::policy;
 
 /// Bumped with every release: a new scanner version rescans.
@@ -19,6 +19,7 @@ pub const SCANNER_VERSION: &str = env!("CARGO_PKG_VERSION");
 struct Entry {
     report: ScanReport,
     binary_reasons: Vec<Option<String>>,
+    binary_pending: Vec<bool>,
     image_reasons: Vec<String>,
 }
 
@@ -48,6 +49,7 @@ impl VerdictCache {
         let entry = Entry {
             report: report.clone(),
             binary_reasons: report.binaries.iter().map(|b| b.reason.clone()).collect(),
+            binary_pending: report.binaries.iter().map(|b| b.pending).collect(),
             image_reasons: image_reasons.to_vec(),
         };
         let write = || -> std::io::Result<()> {
@@ -68,20 +70,22 @@ impl VerdictCache {
 
 fn rederive(entry: Entry, ctx: &ScanContext) -> ScanReport {
     let mut report = entry.report;
-    for (b, reason) in report.binaries.iter_mut().zip(entry.binary_reasons) {
+    let flags = entry.binary_reasons.into_iter().zip(entry.binary_pending);
+    for (b, (reason, pending)) in report.binaries.iter_mut().zip(flags) {
         b.reason = reason;
+        b.pending = pending;
         let Some(m) = b.module.as_mut() else { continue };
         let Some(version) = m.version.clone() else {
             continue;
         };
-        let Some(r) = ctx
+        let resolved = ctx
             .registry
-            .resolve(registry_module(&m.name), &version, ctx.today)
-        else {
-            continue;
-        };
-        m.validation = r.validation;
-        m.certificate = r.certificate;
+            .resolve(registry_module(&m.name), &version, ctx.today);
+        // A registry without the row: the module is not validated any more (as judge() says).
+        m.validation = resolved
+            .as_ref()
+            .map_or(Validation::Unknown, |r| r.validation);
+        m.certificate = resolved.and_then(|r| r.certificate);
         b.warnings
             .retain(|w| !w.starts_with(VALIDATION_WARNING_PREFIX));
         if !m.validation.is_usable() {

@@ -100,7 +100,7 @@ impl<'a> PcLnTab<'a> {
     }
 
     fn word(&self, off: usize) -> Option<u64> {
-        let b = self.data.get(off..off + self.ptr_size)?;
+        let b = self.data.get(off..off.checked_add(self.ptr_size)?)?;
         let mut v = 0u64;
         for i in 0..self.ptr_size {
             let byte = if self.big_endian {
@@ -114,7 +114,7 @@ impl<'a> PcLnTab<'a> {
     }
 
     fn u32_at(&self, off: usize) -> Option<u32> {
-        let b: [u8; 4] = self.data.get(off..off + 4)?.try_into().ok()?;
+        let b: [u8; 4] = self.data.get(off..off.checked_add(4)?)?.try_into().ok()?;
         Some(if self.big_endian {
             u32::from_be_bytes(b)
         } else {
@@ -149,11 +149,15 @@ impl<'a> PcLnTab<'a> {
         // Go 1.2-1.15: walk the function table: (pc, funcoff) pairs, then func{entry, nameoff}.
         let ps = self.ptr_size;
         let Some(nfunc) = self.word(8) else { return };
-        for i in 0..nfunc as usize {
+        for i in 0..usize::try_from(nfunc).unwrap_or(0) {
             let Some(funcoff) = self.word(8 + ps + (2 * i + 1) * ps) else {
                 return;
             };
-            let Some(nameoff) = self.u32_at(funcoff as usize + ps) else {
+            let Some(nameoff) = usize::try_from(funcoff)
+                .ok()
+                .and_then(|o| o.checked_add(ps))
+                .and_then(|o| self.u32_at(o))
+            else {
                 continue;
             };
             if let Some(tail) = self.data.get(nameoff as usize..) {
@@ -228,6 +232,20 @@ mod tests {
         let mut seen = Vec::new();
         t.for_each_name(|n| seen.push(String::from_utf8_lossy(n).into_owned()));
         assert_eq!(seen, vec!["main.main", "crypto/sha256.Sum256"]);
+    }
+
+    #[test]
+    fn a_go12_table_with_huge_offsets_does_not_overflow() {
+        let mut t = MAGIC_12.to_le_bytes().to_vec();
+        t.extend_from_slice(&[0, 0, 1, 8]);
+        t.extend_from_slice(&1u64.to_le_bytes()); // nfunc
+        t.extend_from_slice(&0u64.to_le_bytes()); // pc
+        t.extend_from_slice(&u64::MAX.to_le_bytes()); // funcoff
+        t.extend_from_slice(&[0u8; 32]);
+        let table = PcLnTab::parse(&t).expect("header parses");
+        let mut n = 0;
+        table.for_each_name(|_| n += 1);
+        assert_eq!(n, 0);
     }
 
     #[test]

@@ -112,6 +112,9 @@ pub(crate) struct GoNames {
     pub other_xcrypto: BTreeSet<String>,
     pub tls_fips_only: Option<String>,
     pub jitter_entropy: bool,
+    /// Functions of `crypto/internal/backend`: a Microsoft or Red Hat fork routes the standard
+    /// library's crypto to its OpenSSL backend.
+    pub fork_backend: bool,
     pub source: &'static str,
 }
 
@@ -180,6 +183,9 @@ impl GoNames {
         }
         if name == "crypto/tls/fipsonly.init.0" {
             self.tls_fips_only = Some(name.to_string());
+        }
+        if pkg.starts_with("crypto/internal/backend") {
+            self.fork_backend = true;
         }
         if name.starts_with("crypto/internal/entropy/v1%2e0%2e0.Seed") {
             self.jitter_entropy = true;
@@ -366,7 +372,28 @@ pub(crate) fn judge(info: Option<&GoBuildInfo>, names: &GoNames, f: &mut Finding
     let godebug_fips = last_fips140_item(info);
     let gofips140 = info.setting("GOFIPS140");
 
-    if let Some(dlopen) = &names.dlopen {
+    let std_crypto: Vec<&str> = names
+        .crypto_packages
+        .iter()
+        .map(String::as_str)
+        .filter(|p| p.starts_with("crypto/") && !p.starts_with("crypto/internal/boring"))
+        .collect();
+    if let (Some(dlopen), false) = (
+        &names.dlopen,
+        fork_routes_std(info, names) || std_crypto.is_empty(),
+    ) {
+        // golang-fips/openssl linked by the application itself: the standard library's own
+        // crypto is not routed to it (no fork backend), so it stays outside any module.
+        f.evidence(format!(
+            "{} {dlopen} (linked by the application, no fork backend)",
+            names.source
+        ));
+        f.not_fips(format!(
+            "{} {} (Go standard library crypto outside a validated module)",
+            names.source,
+            std_crypto.join(", ")
+        ));
+    } else if let Some(dlopen) = &names.dlopen {
         // G3: golang-fips/openssl loads the system libcrypto.
         f.evidence(format!("{} {dlopen}", names.source));
         let activation = if info.list("-tags").contains(&"requirefips") {
@@ -492,6 +519,26 @@ fn judge_native_snapshot(
         activation,
         resolved_at_image_level: false,
     });
+}
+
+/// A Red Hat or Microsoft toolchain whose standard library crypto goes through the
+/// golang-fips/openssl backend.
+fn fork_routes_std(info: &GoBuildInfo, names: &GoNames) -> bool {
+    let exps = experiments(info);
+    names.fork_backend
+        || names.sig.contains("BoringCrypto")
+        || [
+            "systemcrypto",
+            "opensslcrypto",
+            "strictfipsruntime",
+            "boringcrypto",
+        ]
+        .iter()
+        .any(|e| exps.contains(e))
+        || info.setting("microsoft_systemcrypto").is_some()
+        || info.setting("microsoft_toolset_version").is_some()
+        || info.go_version.contains("Red Hat")
+        || info.go_version.contains("microsoft")
 }
 
 /// The last exact `fips140=` item of DefaultGODEBUG.

@@ -168,7 +168,10 @@ struct Markers {
     aws_lc_fips_prefix: Option<String>,
     aws_lc_prefix: Option<String>,
     aws_lc_fips_string: Option<String>,
+    /// `aws-lc-sys-<v>/` (the non-FIPS build's registry path).
     aws_lc_sys_path: Option<String>,
+    /// `aws-lc-fips-sys-<v>/`.
+    aws_lc_fips_sys_path: Option<String>,
     bcm_self_test: bool,
     ring_prefix: Option<String>,
     ring_path: Option<String>,
@@ -192,7 +195,7 @@ pub(crate) fn judge(elf: &ElfView<'_>, file_name: &str, is_go: bool, f: &mut Fin
     let mut m = Markers::default();
     scan_symbols(elf, &mut m);
     let regions = elf.data_regions(is_go);
-    scan_strings(&regions, !elf.has_symtab && !is_go, &mut m);
+    scan_strings(&regions, !is_go, &mut m);
     if is_go {
         // Go's own crypto is judged by the Go rules; constant tables decide nothing there.
         m.constants.clear();
@@ -279,33 +282,18 @@ fn scan_symbols(elf: &ElfView<'_>, m: &mut Markers) {
     }
 }
 
-/// Cheap pre-filter on the length-prefixed identifiers of a mangled name; only candidates
-/// are demangled.
+/// Only symbols that name a crate of interest anywhere (also inside generic arguments, as in
+/// `_$LT$chacha20..ChaChaCore$u20$as$u20$cipher..StreamCipherCore$GT$`) are demangled.
 fn scan_rust_symbol(mangled: &str, m: &mut Markers) {
-    let b = mangled.as_bytes();
-    let mut i = 0;
-    let mut candidate = false;
-    while i < b.len() {
-        if b[i].is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_digit()) {
-            let start = i;
-            while i < b.len() && b[i].is_ascii_digit() {
-                i += 1;
-            }
-            let len: usize = mangled[start..i].parse().unwrap_or(0);
-            let id_start = if b.get(i) == Some(&b'_') { i + 1 } else { i };
-            if let Some(id) = mangled.get(id_start..id_start + len) {
-                if rust_crates::PRIMITIVE_CRATES.contains(&id)
-                    || rust_crates::RNG_CRATES.contains(&id)
-                {
-                    candidate = true;
-                    break;
-                }
-            }
-            continue;
-        }
-        i += 1;
-    }
-    if !candidate {
+    static NAMES: OnceLock<AhoCorasick> = OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let crates = rust_crates::PRIMITIVE_CRATES
+            .iter()
+            .chain(rust_crates::RNG_CRATES)
+            .chain(&["cipher"]);
+        AhoCorasick::new(crates).expect("the crate names build")
+    });
+    if !names.is_match(mangled) {
         return;
     }
     rust_crates::symbol_crates(mangled, &mut m.rust_crates);
@@ -327,6 +315,7 @@ fn version_prefix(rest: &str) -> String {
 enum Pattern {
     AwsLcFips,
     AwsLcSysPath,
+    AwsLcFipsSysPath,
     RingPath,
     OpenSslVersion,
     OpenSslSource,
@@ -340,7 +329,7 @@ enum Pattern {
 const PATTERNS: &[(&[u8], Pattern)] = &[
     (AWS_LC_FIPS, Pattern::AwsLcFips),
     (b"aws-lc-sys-", Pattern::AwsLcSysPath),
-    (b"aws-lc-fips-sys-", Pattern::AwsLcSysPath),
+    (b"aws-lc-fips-sys-", Pattern::AwsLcFipsSysPath),
     (b"/ring-", Pattern::RingPath),
     (b"OpenSSL ", Pattern::OpenSslVersion),
     (b"crypto/evp/digest.c", Pattern::OpenSslSource),
@@ -377,6 +366,10 @@ fn scan_strings(regions: &[&[u8]], registry_paths: bool, m: &mut Markers) {
                 }
                 Pattern::AwsLcSysPath => {
                     m.aws_lc_sys_path
+                        .get_or_insert_with(|| path_segment(region, at));
+                }
+                Pattern::AwsLcFipsSysPath => {
+                    m.aws_lc_fips_sys_path
                         .get_or_insert_with(|| path_segment(region, at));
                 }
                 Pattern::RingPath => {
@@ -466,8 +459,12 @@ fn path_segment(data: &[u8], at: usize) -> String {
 fn judge_consumer(elf: &ElfView<'_>, m: &Markers, f: &mut Findings) {
     // A Go BoringCrypto syso is BoringSSL: its OpenSSL-named symbols are the module's own.
     let mut static_module = f.routes.iter().any(|r| r.name == "go-boringcrypto");
-    // aws-lc FIPS (most specific first: aws_lc_ prefixes aws_lc_fips_).
-    if m.aws_lc_fips_prefix.is_some() || m.aws_lc_fips_string.is_some() {
+    // aws-lc FIPS (most specific first: aws_lc_ prefixes aws_lc_fips_). The name string alone
+    // is not enough: it needs the prefixed symbols, the module's self-test or its crate's path.
+    let version = m.aws_lc_fips_string.clone().filter(|v| !v.is_empty());
+    let second_marker =
+        m.aws_lc_fips_prefix.is_some() || m.bcm_self_test || m.aws_lc_fips_sys_path.is_some();
+    if m.aws_lc_fips_prefix.is_some() || (version.is_some() && second_marker) {
         static_module = true;
         if let Some(p) = &m.aws_lc_fips_prefix {
             f.evidence(format!("symbol aws_lc_fips_{}_", p.replace('.', "_")));
@@ -475,7 +472,9 @@ fn judge_consumer(elf: &ElfView<'_>, m: &Markers, f: &mut Findings) {
         if m.bcm_self_test {
             f.evidence("symbol BORINGSSL_bcm_power_on_self_test");
         }
-        let version = m.aws_lc_fips_string.clone();
+        if let Some(path) = &m.aws_lc_fips_sys_path {
+            f.evidence(format!("string \"{path}\""));
+        }
         match &version {
             Some(v) => f.evidence(format!("string \"AWS-LC FIPS {v}\"")),
             None => f.warn("aws-lc-fips symbols without an \"AWS-LC FIPS\" version string: module version unknown"),
@@ -486,6 +485,8 @@ fn judge_consumer(elf: &ElfView<'_>, m: &Markers, f: &mut Findings) {
             activation: Activation::Always,
             resolved_at_image_level: false,
         });
+    } else if let Some(v) = &version {
+        f.warn(format!("string \"AWS-LC FIPS {v}\" without any other aws-lc FIPS marker: not taken as a module"));
     }
     if let Some(p) = &m.aws_lc_prefix {
         let path = m
@@ -497,14 +498,8 @@ fn judge_consumer(elf: &ElfView<'_>, m: &Markers, f: &mut Findings) {
             "symbol aws_lc_{}_ (aws-lc without FIPS{path})",
             p.replace('.', "_")
         ));
-    } else if m.aws_lc_fips_prefix.is_none() && m.aws_lc_fips_string.is_none() {
-        if let Some(path) = m
-            .aws_lc_sys_path
-            .as_deref()
-            .filter(|p| p.starts_with("aws-lc-sys-"))
-        {
-            f.not_fips(format!("string \"{path}\" (aws-lc without FIPS)"));
-        }
+    } else if let Some(path) = &m.aws_lc_sys_path {
+        f.not_fips(format!("string \"{path}\" (aws-lc without FIPS)"));
     }
     if m.bcm_self_test && !static_module {
         // BoringSSL FIPS: the module is known but its validation needs metadata naming the tag.
@@ -526,7 +521,10 @@ fn judge_consumer(elf: &ElfView<'_>, m: &Markers, f: &mut Findings) {
         f.not_fips(format!("{what} (ring: no FIPS module)"));
     }
     // OpenSSL, static (O2): only when no other BoringSSL-family library explains the symbols.
-    let aws_or_boring = static_module || m.aws_lc_prefix.is_some() || m.aws_lc_sys_path.is_some();
+    let aws_or_boring = static_module
+        || m.aws_lc_prefix.is_some()
+        || m.aws_lc_sys_path.is_some()
+        || m.aws_lc_fips_sys_path.is_some();
     let dynamic_openssl = elf
         .needed
         .iter()
