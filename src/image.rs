@@ -16,6 +16,7 @@ pub mod report;
 pub mod rootfs;
 mod scan_image;
 pub mod source;
+mod zip_names;
 
 pub use cache::SCANNER_VERSION;
 pub use report::{ScanReport, Skipped};

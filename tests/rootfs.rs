@@ -589,3 +589,30 @@ fn a_second_route_keeps_a_file_pending() {
         "{r:#}"
     );
 }
+
+#[test]
+fn a_bcprov_jar_packed_in_a_fat_jar_is_found() {
+    let security = host_java_security().replace(
+        "security.provider.1=SUN",
+        "security.provider.1=org.bouncycastle.jcajce.provider.BouncyCastleFipsProvider\nsecurity.provider.99=SUN",
+    );
+    let t = jdk_tree(&security, &["bc-fips-2.0.0.jar"]);
+    let fat = t.root().join("app/app.jar");
+    let st = Command::new("python3")
+        .args([
+            "-c",
+            "import sys,zipfile; z=zipfile.ZipFile(sys.argv[1],'w'); z.writestr('META-INF/MANIFEST.MF','Manifest-Version: 1.0\\n'); z.writestr('BOOT-INF/lib/bcprov-jdk18on-1.78.jar','PK'); z.close()",
+            &fat.to_string_lossy(),
+        ])
+        .status()
+        .expect("python3");
+    assert!(st.success());
+    let (code, r) = t.scan(&[]);
+    assert_eq!(code, 1, "{r:#}");
+    assert!(
+        r["reasons"]
+            .to_string()
+            .contains("app/app.jar!/BOOT-INF/lib/bcprov-jdk18on-1.78.jar"),
+        "{r:#}"
+    );
+}

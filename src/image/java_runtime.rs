@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use super::confined;
+use super::{confined, zip_names};
 use crate::inspect::{Activation, BinaryVerdict, Day, Module, ModuleRegistry, Verdict};
 
 const BC_FIPS_PROVIDER: &str = "org.bouncycastle.jcajce.provider.BouncyCastleFipsProvider";
@@ -16,16 +16,33 @@ const SECURITY_FILES: &[&str] = &[
     "jre/lib/security/java.security",
 ];
 
-/// Jar files seen in the tree, by root-relative path.
+/// Jar files seen in the tree, by root-relative path, with the jars packed inside them
+/// (`BOOT-INF/lib/`, `WEB-INF/lib/`), as `outer.jar!/BOOT-INF/lib/inner.jar`.
 #[derive(Debug, Default)]
 pub(crate) struct Jars {
     pub paths: Vec<String>,
 }
 
+const ARCHIVES: &[&str] = &[".jar", ".war", ".ear"];
+const NESTED_LIB_DIRS: &[&str] = &["BOOT-INF/lib/", "WEB-INF/lib/"];
+
 impl Jars {
-    pub fn note(&mut self, rel: &str) {
-        if rel.ends_with(".jar") {
-            self.paths.push(rel.to_string());
+    /// Records a file of the tree; for an archive, also the jars packed in it.
+    pub fn note(&mut self, root: &Path, rel: &str) {
+        if !ARCHIVES.iter().any(|e| rel.ends_with(e)) {
+            return;
+        }
+        self.paths.push(rel.to_string());
+        let Some(real) = confined::resolve(root, Path::new(rel), true) else {
+            return;
+        };
+        let Ok(mut file) = std::fs::File::open(root.join(real)) else {
+            return;
+        };
+        for name in zip_names::names(&mut file).unwrap_or_default() {
+            if NESTED_LIB_DIRS.iter().any(|d| name.starts_with(d)) && name.ends_with(".jar") {
+                self.paths.push(format!("{rel}!/{name}"));
+            }
         }
     }
 

@@ -267,10 +267,15 @@ impl Rootfs {
             }
         }
         let is_elf = got == 4 && head == *b"\x7fELF";
+        // Java archives are kept whole too: the Java rule lists the jars packed inside them.
+        let keep = is_elf
+            || [".jar", ".war", ".ear"]
+                .iter()
+                .any(|e| rel.to_string_lossy().ends_with(e));
         let at = self.resolve(rel, true)?;
         remove_any(&at)?;
         let mut out = std::fs::File::create(&at)?;
-        if is_elf || size <= KEEP_CONTENT_BYTES {
+        if keep || size <= KEEP_CONTENT_BYTES {
             out.write_all(&head[..got])?;
             io::copy(entry, &mut out)?;
             self.stats.elf_files += u64::from(is_elf);

@@ -173,7 +173,7 @@ pub(crate) fn scan_root(
                 continue;
             }
         };
-        jars.note(&rel);
+        jars.note(root, &rel);
         let executable = entry
             .metadata()
             .map(|m| m.permissions().mode() & 0o111 != 0)
