@@ -616,3 +616,33 @@ fn a_bcprov_jar_packed_in_a_fat_jar_is_found() {
         "{r:#}"
     );
 }
+
+/// Without section headers the dynamic symbol table is still read (through PT_DYNAMIC), so a
+/// library that defines libsodium's functions is not taken for a plain OpenSSL consumer.
+#[test]
+fn dynamic_symbols_are_read_without_section_headers() {
+    let src = "#include <openssl/sha.h>\nint sodium_init(void){unsigned char o[32];return SHA256((const unsigned char*)\"x\",1,o)!=0;}\n";
+    for hash_style in ["gnu", "sysv"] {
+        let style = format!("-Wl,--hash-style={hash_style}");
+        let b = gcc_build(
+            &[("x.c", src)],
+            &[&[
+                "-shared", "-fPIC", &style, "-o", "libx.so", "x.c", "-lcrypto",
+            ]],
+        );
+        let path = b.path().join("libx.so");
+        let mut bytes = std::fs::read(&path).expect("read");
+        bytes[0x28..0x30].fill(0); // e_shoff
+        bytes[0x3c..0x40].fill(0); // e_shnum, e_shstrndx
+        std::fs::write(&path, bytes).expect("write");
+        let run = fips_operator(&["scan", "-o", "json", &path.to_string_lossy()]);
+        let b = &run.json()[0]["binaries"][0];
+        assert_eq!(b["verdict"], "not-fips-capable", "{hash_style}: {b:#}");
+        assert!(
+            b["evidence"]
+                .to_string()
+                .contains("defines libsodium functions"),
+            "{hash_style}: {b:#}"
+        );
+    }
+}

@@ -76,6 +76,16 @@ pub(crate) struct ElfView<'a> {
     /// `.symtab` then `.dynsym` entries with a name.
     pub symbols: Vec<SymbolName<'a>>,
     pub has_symtab: bool,
+    /// Addresses from `PT_DYNAMIC`, for reading `.dynsym` when there are no section headers.
+    dyn_tables: DynTables,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct DynTables {
+    symtab: Option<u64>,
+    strtab: Option<u64>,
+    hash: Option<u64>,
+    gnu_hash: Option<u64>,
 }
 
 /// Why a file could not be read as ELF. The message becomes `unknown` evidence.
@@ -134,6 +144,7 @@ impl<'a> ElfView<'a> {
             flags_1: 0,
             symbols: Vec::new(),
             has_symtab: false,
+            dyn_tables: DynTables::default(),
         };
         let mut dynamic = None;
         for ph in phdrs {
@@ -189,6 +200,9 @@ impl<'a> ElfView<'a> {
         if let Some(dynamic) = dynamic {
             view.has_dynamic = true;
             view.read_dynamic::<H>(endian, dynamic)?;
+            if view.sections.is_empty() {
+                view.read_dynsym_from_dynamic(endian == Endianness::Big, header.is_type_64());
+            }
         }
         for kind in [elf::SHT_SYMTAB, elf::SHT_DYNSYM] {
             let table = sections
@@ -226,7 +240,13 @@ impl<'a> ElfView<'a> {
             let val: u64 = d.d_val(endian).into();
             match tag as u32 {
                 elf::DT_NULL if tag == 0 => break,
-                elf::DT_STRTAB => strtab = Some(val),
+                elf::DT_SYMTAB => self.dyn_tables.symtab = Some(val),
+                elf::DT_HASH => self.dyn_tables.hash = Some(val),
+                elf::DT_GNU_HASH => self.dyn_tables.gnu_hash = Some(val),
+                elf::DT_STRTAB => {
+                    strtab = Some(val);
+                    self.dyn_tables.strtab = Some(val);
+                }
                 elf::DT_NEEDED => needed.push(val),
                 elf::DT_RUNPATH | elf::DT_RPATH => runpath.push(val),
                 elf::DT_SONAME => soname = Some(val),
@@ -261,6 +281,95 @@ impl<'a> ElfView<'a> {
             self.soname = Some(string_at(off)?);
         }
         Ok(())
+    }
+
+    /// Without section headers, `.dynsym` is found through `DT_SYMTAB`/`DT_STRTAB`, its
+    /// length through `DT_HASH` or `DT_GNU_HASH` (the loader's own way). Best effort: a table
+    /// that does not hold up is skipped.
+    fn read_dynsym_from_dynamic(&mut self, big: bool, is64: bool) {
+        let t = self.dyn_tables;
+        let (Some(symtab), Some(strtab)) = (
+            t.symtab.and_then(|a| self.vaddr_to_offset(a)),
+            t.strtab.and_then(|a| self.vaddr_to_offset(a)),
+        ) else {
+            return;
+        };
+        let count = t
+            .hash
+            .and_then(|a| self.vaddr_to_offset(a))
+            .and_then(|o| self.read_u32(o + 4, big))
+            .map(u64::from)
+            .or_else(|| self.gnu_hash_count(t.gnu_hash?, big, is64));
+        let Some(count) = count else { return };
+        let entsize: u64 = if is64 { 24 } else { 16 };
+        let count = count.min((self.data.len() as u64).saturating_sub(symtab) / entsize);
+        let data = self.data;
+        for i in 0..count {
+            let at = symtab + i * entsize;
+            let Some(name_off) = self.read_u32(at, big) else {
+                break;
+            };
+            let shndx_at = if is64 { at + 6 } else { at + 14 };
+            let Some(shndx) = self.read_u16(shndx_at, big) else {
+                break;
+            };
+            let start = (strtab + u64::from(name_off)) as usize;
+            let Some(tail) = data.get(start..) else {
+                continue;
+            };
+            let end = memchr::memchr(0, tail).unwrap_or(0);
+            if end > 0 {
+                self.symbols.push(SymbolName {
+                    name: &tail[..end],
+                    defined: shndx != 0,
+                });
+            }
+        }
+    }
+
+    /// Symbol count from a GNU hash table: one past the highest index its chains reach.
+    fn gnu_hash_count(&self, addr: u64, big: bool, is64: bool) -> Option<u64> {
+        let off = self.vaddr_to_offset(addr)?;
+        let nbuckets = u64::from(self.read_u32(off, big)?);
+        let symoffset = u64::from(self.read_u32(off + 4, big)?);
+        let bloom = u64::from(self.read_u32(off + 8, big)?);
+        let buckets = off + 16 + bloom * if is64 { 8 } else { 4 };
+        let chains = buckets + nbuckets * 4;
+        let mut last = 0u64;
+        for b in 0..nbuckets.min(1 << 20) {
+            last = last.max(u64::from(self.read_u32(buckets + b * 4, big)?));
+        }
+        if last < symoffset {
+            return Some(symoffset);
+        }
+        for _ in 0..(1u64 << 24) {
+            let chain = self.read_u32(chains + (last - symoffset) * 4, big)?;
+            if chain & 1 == 1 {
+                return Some(last + 1);
+            }
+            last += 1;
+        }
+        None
+    }
+
+    fn read_u32(&self, off: u64, big: bool) -> Option<u32> {
+        let off = usize::try_from(off).ok()?;
+        let b: [u8; 4] = self.data.get(off..off.checked_add(4)?)?.try_into().ok()?;
+        Some(if big {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        })
+    }
+
+    fn read_u16(&self, off: u64, big: bool) -> Option<u16> {
+        let off = usize::try_from(off).ok()?;
+        let b: [u8; 2] = self.data.get(off..off.checked_add(2)?)?.try_into().ok()?;
+        Some(if big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
     }
 
     /// File offset of a virtual address inside a `PT_LOAD` segment's file image.
