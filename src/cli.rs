@@ -1,6 +1,7 @@
 //! The `fips-operator` command line: argument parsing and wiring. Exit codes (DESIGN §5):
 //! 0 compliant, 1 not compliant, 2 usage or operational error.
 
+pub mod crd;
 mod output;
 mod scan;
 
@@ -25,7 +26,10 @@ pub struct Args {
 pub enum Command {
     /// Judge files and root filesystems: is every binary's cryptography inside a validated
     /// FIPS 140 module?
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
+    /// Print the CustomResourceDefinitions (FipsPolicy, FipsStatus, FipsImageReport) as YAML:
+    /// `fips-operator crd | kubectl apply -f -`.
+    Crd(crd::CrdArgs),
 }
 
 /// Exit codes shared by `scan`, `check` and `admit`.
@@ -47,7 +51,8 @@ pub fn run() -> ExitCode {
         }
     };
     let result = match args.command {
-        Command::Scan(a) => scan::run(a),
+        Command::Scan(a) => scan::run(*a),
+        Command::Crd(a) => crd::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 
 const PURE: &[&str] = &[
+    "src/api",
+    "src/api.rs",
     "src/inspect",
     "src/inspect.rs",
     "src/policy",
@@ -15,7 +17,10 @@ const BANNED: &[&str] = &[
     "std::env",
     "File::open",
     "tokio",
-    "kube::",
+    "kube::Client",
+    "kube::Api",
+    "kube::runtime",
+    "kube::client",
     "reqwest",
     "SystemTime",
 ];

@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use super::output::{self, OutputFormat};
 use super::{EXIT_COMPLIANT, EXIT_ERROR, EXIT_NOT_COMPLIANT};
+use crate::api::{FipsPolicy, ImagesSpec};
 use crate::image::layers::Limits;
 use crate::image::registry::RegistryOptions;
 use crate::image::source::Platform;
@@ -26,6 +27,10 @@ pub struct ScanArgs {
     /// Output format: a table for people, JSON (always an array, one element per target).
     #[arg(long, short, value_enum, default_value = "table", env = "FIPS_OUTPUT")]
     pub output: OutputFormat,
+    /// Take the images settings (acceptInProcessModules, acceptHistoricalModules) of this
+    /// FipsPolicy YAML file; --reject-* flags still tighten them.
+    #[arg(long, env = "FIPS_POLICY", value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// Fail modules that are only on NIST's modules-in-process list.
     #[arg(long, env = "FIPS_REJECT_IN_PROCESS")]
     pub reject_in_process: bool,
@@ -124,12 +129,16 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
         Some(d) => Day::parse(d).with_context(|| format!("--as-of {d:?}: expected YYYY-MM-DD"))?,
         None => today(),
     };
+    let images = match &args.policy {
+        Some(path) => read_policy(path)?.spec.images,
+        None => ImagesSpec::default(),
+    };
     let ctx = ScanContext {
         registry,
         today,
         policy: ImagePolicy {
-            accept_in_process: !args.reject_in_process,
-            accept_historical: !args.reject_historical,
+            accept_in_process: images.accept_in_process_modules && !args.reject_in_process,
+            accept_historical: images.accept_historical_modules && !args.reject_historical,
         },
     };
     let image_opts = args.image.options()?;
@@ -242,6 +251,17 @@ fn looks_like_reference(target: &str) -> bool {
         && !target.starts_with('/')
         && target.contains('/')
         && (target.contains(':') || target.contains('@'))
+}
+
+fn read_policy(path: &Path) -> anyhow::Result<FipsPolicy> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--policy {}: cannot read it", path.display()))?;
+    serde_saphyr::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "--policy {}: not a FipsPolicy ({e}); see config/samples/ for the format",
+            path.display()
+        )
+    })
 }
 
 fn today() -> Day {
