@@ -1,4 +1,7 @@
-//! Pure decisions from judged binaries: the outcome of a scan target (FIPS-RULES §5 I1).
+//! Pure decisions: the outcome of a scan target from judged binaries (FIPS-RULES §5 I1), and
+//! a FipsPolicy's status from cluster facts (`cluster`).
+
+pub mod cluster;
 
 use serde::{Deserialize, Serialize};
 
