@@ -178,30 +178,9 @@ pub(crate) fn scan_root(
             .metadata()
             .map(|m| m.permissions().mode() & 0o111 != 0)
             .unwrap_or(false);
-        // An empty executable cannot be judged (unknown); any other non-ELF file is skipped.
-        let judged = inspect::is_elf(&data) || (data.is_empty() && executable);
-        if !judged {
-            let reason = if data.is_empty() {
-                "empty file"
-            } else {
-                "not ELF"
-            };
-            skipped.push(Skipped {
-                path: rel,
-                reason: reason.into(),
-            });
-            continue;
-        }
         let name = entry.file_name().to_string_lossy();
         let in_loader_dir = libs.is_loader_dir(Path::new(&rel).parent().unwrap_or(Path::new("")));
-        let is_shared = is_shared_object_name(&name);
-        let module = inspect::classify_module_name(&name);
-        if !(executable || (is_shared && !in_loader_dir) || module) {
-            let reason = if in_loader_dir {
-                "shared library in a loader directory: resolved as a dependency of the binaries that need it"
-            } else {
-                "ELF without an execute bit and not a shared library"
-            };
+        if let Some(reason) = skip_reason(&data, executable, &name, in_loader_dir) {
             skipped.push(Skipped {
                 path: rel,
                 reason: reason.into(),
@@ -230,6 +209,33 @@ pub(crate) fn scan_root(
         image_reasons,
         openssl,
     })
+}
+
+/// FIPS-RULES §2 step 1: why a regular file is not judged, or `None` when it is. Files with
+/// an execute bit, every shared object outside the loader directories and crypto libraries
+/// are judged; an empty executable is judged (and comes out unknown).
+fn skip_reason(
+    data: &[u8],
+    executable: bool,
+    name: &str,
+    in_loader_dir: bool,
+) -> Option<&'static str> {
+    if data.is_empty() && !executable {
+        return Some("empty file");
+    }
+    if !data.is_empty() && !inspect::is_elf(data) {
+        return Some("not ELF");
+    }
+    let selected = executable
+        || (is_shared_object_name(name) && !in_loader_dir)
+        || inspect::classify_module_name(name);
+    match (selected, in_loader_dir) {
+        (true, _) => None,
+        (false, true) => Some(
+            "shared library in a loader directory: resolved as a dependency of the binaries that need it",
+        ),
+        (false, false) => Some("ELF without an execute bit and not a shared library"),
+    }
 }
 
 fn is_shared_object_name(name: &str) -> bool {
