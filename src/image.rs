@@ -11,6 +11,7 @@ pub mod layers;
 pub mod mmap;
 mod oci_layout;
 mod openssl_provider;
+mod packages;
 pub mod registry;
 pub mod report;
 pub mod rootfs;

@@ -229,6 +229,7 @@ fn image_json(
             "openssl_fips_provider": openssl.provider,
             "openssl_config_activates_fips": openssl.config_activates_fips,
             "redhat_release": redhat,
+            "module_packages": super::packages::module_packages(root),
             "fips_env": env,
         },
     })
