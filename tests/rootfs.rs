@@ -646,3 +646,26 @@ fn dynamic_symbols_are_read_without_section_headers() {
         );
     }
 }
+
+/// libssl carries no version string of its own: with the real OpenSSL 3 libssl and libcrypto
+/// and a validated, activated provider, the image is compliant.
+#[test]
+fn a_real_libssl_beside_libcrypto_is_settled_by_the_provider() {
+    let t = Tree::openssl_app();
+    t.copy(
+        &format!("{TRIPLET_LIB}/libssl.so.3"),
+        Path::new("/usr/lib/x86_64-linux-gnu/libssl.so.3"),
+        0o644,
+    );
+    t.with_provider("OpenSSL 3.1.2 1 Aug 2023", true);
+    let (code, r) = t.scan(&[]);
+    assert_eq!(
+        (code, r["outcome"].as_str()),
+        (0, Some("compliant")),
+        "{r:#}"
+    );
+    assert_eq!(
+        binary(&r, &format!("{TRIPLET_LIB}/libssl.so.3"))["verdict"],
+        "fips-capable"
+    );
+}

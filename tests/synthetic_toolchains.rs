@@ -199,3 +199,30 @@ fn golang_fips_openssl_in_the_application_does_not_cover_standard_crypto() {
     assert_evidence(&b, "(linked by the application, no fork backend)");
     assert_evidence(&b, "crypto/sha256");
 }
+
+#[test]
+fn a_fork_whose_standard_library_kept_its_crypto_is_not_routed() {
+    // Red Hat with -tags no_openssl, and a boringcrypto build that fell back to standard crypto,
+    // each with an application that links golang-fips/openssl itself.
+    let red_hat = GoElf::new("go1.22.7 (Red Hat 1.22.7-2.el9_5)")
+        .setting("-tags", "no_openssl")
+        .functions(STD_CRYPTO)
+        .functions(&[
+            "crypto/internal/backend.init",
+            "github.com/golang-fips/openssl/v2.dlopen",
+        ]);
+    let fallback = GoElf::new("go1.22.5 X:boringcrypto")
+        .setting("GOEXPERIMENT", "boringcrypto")
+        .functions(STD_CRYPTO)
+        .functions(&[
+            "crypto/internal/boring/sig.StandardCrypto",
+            "github.com/golang-fips/openssl/v2.dlopen",
+        ]);
+    for (name, elf) in [
+        ("red-hat-no-openssl-app-dlopen", red_hat),
+        ("boring-fallback-app-dlopen", fallback),
+    ] {
+        let b = judge(name, &elf);
+        assert_eq!(b["verdict"], "not-fips-capable", "{name}: {b:#}");
+    }
+}

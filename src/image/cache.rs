@@ -19,7 +19,7 @@ pub const SCANNER_VERSION: &str = env!("CARGO_PKG_VERSION");
 struct Entry {
     report: ScanReport,
     binary_reasons: Vec<Option<String>>,
-    binary_pending: Vec<bool>,
+    binary_pending: Vec<Vec<String>>,
     image_reasons: Vec<String>,
 }
 
@@ -49,7 +49,11 @@ impl VerdictCache {
         let entry = Entry {
             report: report.clone(),
             binary_reasons: report.binaries.iter().map(|b| b.reason.clone()).collect(),
-            binary_pending: report.binaries.iter().map(|b| b.pending).collect(),
+            binary_pending: report
+                .binaries
+                .iter()
+                .map(|b| b.pending_routes.clone())
+                .collect(),
             image_reasons: image_reasons.to_vec(),
         };
         let write = || -> std::io::Result<()> {
@@ -73,7 +77,7 @@ fn rederive(entry: Entry, ctx: &ScanContext) -> ScanReport {
     let flags = entry.binary_reasons.into_iter().zip(entry.binary_pending);
     for (b, (reason, pending)) in report.binaries.iter_mut().zip(flags) {
         b.reason = reason;
-        b.pending = pending;
+        b.pending_routes = pending;
         let Some(m) = b.module.as_mut() else { continue };
         let Some(version) = m.version.clone() else {
             continue;

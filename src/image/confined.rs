@@ -5,13 +5,11 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use super::rootfs::confine;
-
 const MAX_LINK_HOPS: usize = 40;
 
 /// The physical root-relative path of `rel`: no component of it is a link (the last one
-/// neither, with `follow_last`). `None` when a link climbs out of the root, loops, or a
-/// component is missing.
+/// neither, with `follow_last`). `..` that would climb out stops at the root. `None` when
+/// links loop or a component is missing.
 pub(crate) fn resolve(root: &Path, rel: &Path, follow_last: bool) -> Option<PathBuf> {
     let mut queue: std::collections::VecDeque<std::ffi::OsString> =
         std::collections::VecDeque::new();
@@ -34,7 +32,7 @@ pub(crate) fn resolve(root: &Path, rel: &Path, follow_last: bool) -> Option<Path
                 return None;
             }
             let target = std::fs::read_link(root.join(&candidate)).ok()?;
-            let joined = confine(&cur, &target)?;
+            let joined = join_clamped(&cur, &target);
             let mut rest: std::collections::VecDeque<_> = joined
                 .components()
                 .map(|c| c.as_os_str().to_owned())
@@ -47,6 +45,26 @@ pub(crate) fn resolve(root: &Path, rel: &Path, follow_last: bool) -> Option<Path
         }
     }
     Some(cur)
+}
+
+/// Joins a link target to the directory holding the link; `..` at the root stays at the root,
+/// as the kernel resolves it for a process whose root is this tree.
+fn join_clamped(dir: &Path, target: &Path) -> PathBuf {
+    let mut parts: Vec<std::ffi::OsString> = if target.is_absolute() {
+        Vec::new()
+    } else {
+        dir.components().map(|c| c.as_os_str().to_owned()).collect()
+    };
+    for c in target.components() {
+        match c {
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::Normal(p) => parts.push(p.to_owned()),
+            _ => {}
+        }
+    }
+    parts.iter().collect()
 }
 
 /// A regular file's content, read through `resolve`.

@@ -202,7 +202,38 @@ impl LibraryIndex {
             }
         }
         // Crypto libraries are judged as modules on their own; nothing to inherit below them.
-        if is_crypto || depth >= MAX_DEPTH || !visited.insert(path.clone()) {
+        if is_crypto {
+            // libssl needs libcrypto: follow it so the libcrypto a consumer loads is known.
+            if soname.starts_with("libssl.so") {
+                let facts = self.facts(&path);
+                let lib_origin = path.parent().unwrap_or(Path::new("")).to_path_buf();
+                for next in facts
+                    .needed
+                    .iter()
+                    .filter(|n| n.starts_with("libcrypto.so"))
+                {
+                    self.walk(
+                        rel,
+                        next,
+                        &facts.runpath,
+                        &lib_origin,
+                        format!("{via}{soname} -> "),
+                        depth + 1,
+                        visited,
+                        f,
+                        reasons,
+                    );
+                }
+            }
+            return;
+        }
+        if depth >= MAX_DEPTH {
+            let why = format!("{via}{soname}: library chain deeper than {MAX_DEPTH}, not followed");
+            f.evidence(why.clone());
+            f.unknown.get_or_insert(why);
+            return;
+        }
+        if !visited.insert(path.clone()) {
             return;
         }
         let facts = self.facts(&path);

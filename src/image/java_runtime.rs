@@ -90,7 +90,11 @@ pub(crate) fn apply(
 
 /// The JDK home of a `…/bin/java` launcher, when it has the runtime beside it.
 fn jdk_home(root: &Path, path: &str) -> Option<String> {
-    let home = path.strip_suffix("/bin/java")?;
+    let home = if path == "bin/java" {
+        ""
+    } else {
+        path.strip_suffix("/bin/java")?
+    };
     let runtime = ["lib/modules", "lib/rt.jar", "jre/lib/rt.jar"];
     runtime
         .iter()

@@ -14,6 +14,8 @@ use super::rootfs::confine;
 /// Non-ELF files up to this size are kept with their content.
 const KEEP_CONTENT_BYTES: u64 = 256 << 10;
 const MAX_LINK_HOPS: usize = 40;
+/// Package databases the image rules read, kept whatever their size.
+const KEEP_WHOLE: &[&str] = &["var/lib/dpkg/status", "lib/apk/db/installed"];
 const WHITEOUT: &str = ".wh.";
 const OPAQUE: &str = ".wh..wh..opq";
 
@@ -190,9 +192,9 @@ impl Rootfs {
                     }
                     set_mode(&dir, entry.header().mode().unwrap_or(0o755) | 0o700)?;
                 }
-                tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    self.write_file(&rel, &mut entry)?
-                }
+                tar::EntryType::Regular
+                | tar::EntryType::Continuous
+                | tar::EntryType::GNUSparse => self.write_file(&rel, &mut entry)?,
                 tar::EntryType::Symlink => {
                     let target = entry
                         .link_name_bytes()
@@ -237,7 +239,16 @@ impl Rootfs {
                 tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
                     return Err(hostile(&rel, "device node or fifo in a layer"));
                 }
-                _ => continue,
+                tar::EntryType::XGlobalHeader
+                | tar::EntryType::XHeader
+                | tar::EntryType::GNULongName
+                | tar::EntryType::GNULongLink => continue,
+                other => {
+                    return Err(hostile(
+                        &rel,
+                        format!("unsupported tar entry type {:?}", other.as_byte() as char),
+                    ));
+                }
             }
             self.owner.insert(rel, layer);
         }
@@ -268,10 +279,10 @@ impl Rootfs {
         }
         let is_elf = got == 4 && head == *b"\x7fELF";
         // Java archives are kept whole too: the Java rule lists the jars packed inside them.
+        let name = rel.to_string_lossy();
         let keep = is_elf
-            || [".jar", ".war", ".ear"]
-                .iter()
-                .any(|e| rel.to_string_lossy().ends_with(e));
+            || [".jar", ".war", ".ear"].iter().any(|e| name.ends_with(e))
+            || KEEP_WHOLE.iter().any(|p| name == *p);
         let at = self.resolve(rel, true)?;
         remove_any(&at)?;
         let mut out = std::fs::File::create(&at)?;

@@ -118,7 +118,8 @@ pub(crate) fn apply(
             None => {
                 let Some(provider) = &provider else { continue };
                 let Some(pm) = &provider.module else { continue };
-                b.pending = false;
+                b.pending_routes
+                    .retain(|r| !OPENSSL_ROUTES.contains(&r.as_str()));
                 if let Some(m) = b
                     .module
                     .as_mut()
@@ -153,6 +154,13 @@ impl LibraryVersions<'_> {
     /// Why an OpenSSL 3 FIPS provider cannot serve the library at `rel`, if it cannot: it is
     /// OpenSSL 1.x, LibreSSL, BoringSSL or not OpenSSL at all.
     fn not_openssl3(&mut self, rel: &str) -> Option<String> {
+        // libssl carries no version of its own: the libcrypto it needs is checked instead.
+        if Path::new(rel)
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("libssl.so"))
+        {
+            return None;
+        }
         let root = self.root;
         let version = self
             .seen

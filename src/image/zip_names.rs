@@ -27,20 +27,20 @@ fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
-/// Member names, or `None` when the file is not a readable zip.
-pub(crate) fn names(file: &mut (impl Read + Seek)) -> Option<Vec<String>> {
-    let len = file.seek(SeekFrom::End(0)).ok()?;
-    let tail_start = len.saturating_sub(TAIL);
-    file.seek(SeekFrom::Start(tail_start)).ok()?;
-    let mut tail = Vec::new();
-    file.take(TAIL).read_to_end(&mut tail).ok()?;
-    let at = tail.windows(4).rposition(|w| w == EOCD)?;
-    let (mut size, mut offset) = (u32_at(&tail, at + 12)?, u32_at(&tail, at + 16)?);
+/// `(size, offset)` of the central directory an end record at `tail[at]` points to, when a
+/// central directory header is really there.
+fn directory_of(
+    file: &mut (impl Read + Seek),
+    tail: &[u8],
+    at: usize,
+    len: u64,
+) -> Option<(u64, u64)> {
+    let (mut size, mut offset) = (u32_at(tail, at + 12)?, u32_at(tail, at + 16)?);
     if size == 0xffff_ffff || offset == 0xffff_ffff {
         // Zip64: the locator sits just before the end record.
         let loc = at.checked_sub(20)?;
         (tail.get(loc..loc + 4)? == ZIP64_LOCATOR).then_some(())?;
-        let record_at = u64_at(&tail, loc + 8)?;
+        let record_at = u64_at(tail, loc + 8)?;
         file.seek(SeekFrom::Start(record_at)).ok()?;
         let mut record = [0u8; 56];
         file.read_exact(&mut record).ok()?;
@@ -51,6 +51,35 @@ pub(crate) fn names(file: &mut (impl Read + Seek)) -> Option<Vec<String>> {
     if size > MAX_DIRECTORY || offset.checked_add(size)? > len {
         return None;
     }
+    if size > 0 {
+        let mut sig = [0u8; 4];
+        file.seek(SeekFrom::Start(offset)).ok()?;
+        file.read_exact(&mut sig).ok()?;
+        (&sig == CENTRAL).then_some(())?;
+    }
+    Some((size, offset))
+}
+
+/// Member names, or `None` when the file is not a readable zip.
+pub(crate) fn names(file: &mut (impl Read + Seek)) -> Option<Vec<String>> {
+    let len = file.seek(SeekFrom::End(0)).ok()?;
+    let tail_start = len.saturating_sub(TAIL);
+    file.seek(SeekFrom::Start(tail_start)).ok()?;
+    let mut tail = Vec::new();
+    file.take(TAIL).read_to_end(&mut tail).ok()?;
+    // The end record whose comment reaches the end of the file, as the JDK reads it (a fake
+    // one can hide in a comment); else the last one whose directory really is there.
+    let candidates: Vec<usize> = (0..tail.len().saturating_sub(3))
+        .rev()
+        .filter(|&i| &tail[i..i + 4] == EOCD)
+        .collect();
+    // Earliest first: a fake record inside the real one's comment comes after it.
+    let exact = candidates.iter().rev().copied().filter(|&at| {
+        u16_at(&tail, at + 20).is_some_and(|c| at as u64 + 22 + c == tail.len() as u64)
+    });
+    let (size, offset) = exact
+        .chain(candidates.iter().copied())
+        .find_map(|at| directory_of(file, &tail, at, len))?;
     file.seek(SeekFrom::Start(offset)).ok()?;
     let mut dir = Vec::new();
     file.take(size).read_to_end(&mut dir).ok()?;
@@ -123,6 +152,15 @@ mod tests {
             names(&mut std::io::Cursor::new(b"not a zip".to_vec())),
             None
         );
+        // A fake end record hidden in the real one's comment, pointing at no members.
+        let mut hidden = zip_of(&["BOOT-INF/lib/bcprov-jdk18on-1.78.jar"]);
+        let mut fake = EOCD.to_vec();
+        fake.extend_from_slice(&[0u8; 18]);
+        let n = hidden.len();
+        hidden[n - 2..].copy_from_slice(&(fake.len() as u16).to_le_bytes());
+        hidden.extend_from_slice(&fake);
+        let got = names(&mut std::io::Cursor::new(hidden)).expect("zip");
+        assert_eq!(got, vec!["BOOT-INF/lib/bcprov-jdk18on-1.78.jar"]);
         let mut lying = zip_of(&["a"]);
         let n = lying.len();
         lying[n - 6..n - 2].copy_from_slice(&u32::MAX.to_le_bytes());

@@ -200,7 +200,7 @@ impl<'a> ElfView<'a> {
         if let Some(dynamic) = dynamic {
             view.has_dynamic = true;
             view.read_dynamic::<H>(endian, dynamic)?;
-            if view.sections.is_empty() {
+            if !view.sections.iter().any(|s| s.sh_type == elf::SHT_DYNSYM) {
                 view.read_dynsym_from_dynamic(endian == Endianness::Big, header.is_type_64());
             }
         }

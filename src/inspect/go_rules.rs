@@ -524,21 +524,18 @@ fn judge_native_snapshot(
 /// A Red Hat or Microsoft toolchain whose standard library crypto goes through the
 /// golang-fips/openssl backend.
 fn fork_routes_std(info: &GoBuildInfo, names: &GoNames) -> bool {
+    // sig.StandardCrypto or the no_openssl tag: the standard library kept its own crypto.
+    if names.sig.contains("StandardCrypto") || info.list("-tags").contains(&"no_openssl") {
+        return false;
+    }
     let exps = experiments(info);
     names.fork_backend
         || names.sig.contains("BoringCrypto")
-        || [
-            "systemcrypto",
-            "opensslcrypto",
-            "strictfipsruntime",
-            "boringcrypto",
-        ]
-        .iter()
-        .any(|e| exps.contains(e))
+        || ["systemcrypto", "opensslcrypto", "strictfipsruntime"]
+            .iter()
+            .any(|e| exps.contains(e))
         || info.setting("microsoft_systemcrypto").is_some()
         || info.setting("microsoft_toolset_version").is_some()
-        || info.go_version.contains("Red Hat")
-        || info.go_version.contains("microsoft")
 }
 
 /// The last exact `fips140=` item of DefaultGODEBUG.

@@ -51,9 +51,9 @@ pub struct BinaryVerdict {
     /// Names of every module route, the first being `module`.
     #[serde(skip)]
     pub routes: Vec<String>,
-    /// A dynamic route waits for image-level validation.
+    /// Dynamic routes still waiting for image-level validation.
     #[serde(skip)]
-    pub pending: bool,
+    pub pending_routes: Vec<String>,
     /// Root-relative paths of the OpenSSL libraries the file loads (resolved in its tree).
     #[serde(skip)]
     pub openssl_libs: Vec<String>,
@@ -62,7 +62,7 @@ pub struct BinaryVerdict {
 impl BinaryVerdict {
     /// True when a module's validation could not be settled from this file alone.
     pub fn validation_pending(&self) -> bool {
-        self.pending
+        !self.pending_routes.is_empty()
             || self
                 .module
                 .as_ref()
@@ -84,7 +84,12 @@ pub fn judge(path: &str, f: &Findings, registry: &ModuleRegistry, today: Day) ->
         warnings: f.warnings.clone(),
         reason: f.non_fips.first().cloned().or_else(|| f.unknown.clone()),
         routes: f.routes.iter().map(|r| r.name.clone()).collect(),
-        pending: f.routes.iter().any(|r| r.resolved_at_image_level),
+        pending_routes: f
+            .routes
+            .iter()
+            .filter(|r| r.resolved_at_image_level)
+            .map(|r| r.name.clone())
+            .collect(),
         openssl_libs: f.openssl_libs.clone(),
     };
     if f.unknown.is_some() && f.non_fips.is_empty() {
@@ -103,7 +108,7 @@ pub fn judge(path: &str, f: &Findings, registry: &ModuleRegistry, today: Day) ->
         out.evidence
             .push(format!("also routes through {}", extra.name));
     }
-    if out.pending {
+    if !out.pending_routes.is_empty() {
         out.evidence.push(RESOLVED_AT_IMAGE_LEVEL.into());
     }
     let mut modules = Vec::new();

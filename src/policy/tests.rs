@@ -21,7 +21,7 @@ fn binary(path: &str, verdict: Verdict, validation: Option<Validation>) -> Binar
             .map(|_| "go-native".to_string())
             .into_iter()
             .collect(),
-        pending: false,
+        pending_routes: Vec::new(),
         openssl_libs: Vec::new(),
     }
 }
