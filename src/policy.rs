@@ -71,18 +71,21 @@ pub fn target_outcome(
             )),
             Verdict::FipsCapable => {
                 let Some(m) = &b.module else { continue };
-                let refused = match m.validation {
-                    Validation::InProcess => !policy.accept_in_process,
-                    Validation::Historical => !policy.accept_historical,
-                    _ => false,
-                };
-                if refused {
+                let refused =
+                    std::iter::once(m)
+                        .chain(&b.other_modules)
+                        .find(|m| match m.validation {
+                            Validation::InProcess => !policy.accept_in_process,
+                            Validation::Historical => !policy.accept_historical,
+                            _ => false,
+                        });
+                if let Some(r) = refused {
                     bad.push(format!(
                         "{}: module {} {} is {} and the policy refuses it",
                         b.path,
-                        m.name,
-                        m.version.as_deref().unwrap_or(""),
-                        serde_json::to_value(m.validation)
+                        r.name,
+                        r.version.as_deref().unwrap_or(""),
+                        serde_json::to_value(r.validation)
                             .ok()
                             .and_then(|v| v.as_str().map(str::to_string))
                             .unwrap_or_default()

@@ -669,3 +669,37 @@ fn a_real_libssl_beside_libcrypto_is_settled_by_the_provider() {
         "fips-capable"
     );
 }
+
+/// The policy refuses an in-process module wherever it sits among a binary's routes (here a
+/// library's aws-lc-fips 4.x beside the program's own 3.x).
+#[test]
+fn the_policy_looks_at_every_module_of_a_binary() {
+    let b = gcc_build(
+        &[
+            ("foo.c", "const char v[]=\"AWS-LC FIPS 4.2.0\";void aws_lc_fips_0_14_4_SHA256(void){}int wrap(void){return v[0];}\n"),
+            ("app.c", "const char v[]=\"AWS-LC FIPS 3.0.0\";void aws_lc_fips_0_13_0_SHA256(void){}int wrap(void);int main(void){return wrap()+v[0];}\n"),
+        ],
+        &[
+            &["-shared", "-fPIC", "-o", "libfoo.so.1", "-Wl,-soname,libfoo.so.1", "foo.c"],
+            &["-o", "app", "app.c", "./libfoo.so.1"],
+        ],
+    );
+    let t = Tree::new();
+    t.copy("usr/bin/app", &b.path().join("app"), 0o755);
+    t.copy(
+        &format!("{TRIPLET_LIB}/libfoo.so.1"),
+        &b.path().join("libfoo.so.1"),
+        0o644,
+    );
+    let (code, r) = t.scan(&[]);
+    assert_eq!(code, 0, "in-process modules are accepted by default: {r:#}");
+    assert_eq!(binary(&r, "usr/bin/app")["module"]["version"], "3.0.0");
+    let (code, r) = t.scan(&["--reject-in-process"]);
+    assert_eq!(code, 1, "{r:#}");
+    assert!(
+        r["reasons"]
+            .to_string()
+            .contains("aws-lc-fips 4.2.0 is in-process and the policy refuses it"),
+        "{r:#}"
+    );
+}

@@ -20,6 +20,7 @@ struct Entry {
     report: ScanReport,
     binary_reasons: Vec<Option<String>>,
     binary_pending: Vec<Vec<String>>,
+    binary_other_modules: Vec<Vec<crate::inspect::Module>>,
     image_reasons: Vec<String>,
 }
 
@@ -54,6 +55,11 @@ impl VerdictCache {
                 .iter()
                 .map(|b| b.pending_routes.clone())
                 .collect(),
+            binary_other_modules: report
+                .binaries
+                .iter()
+                .map(|b| b.other_modules.clone())
+                .collect(),
             image_reasons: image_reasons.to_vec(),
         };
         let write = || -> std::io::Result<()> {
@@ -74,36 +80,56 @@ impl VerdictCache {
 
 fn rederive(entry: Entry, ctx: &ScanContext) -> ScanReport {
     let mut report = entry.report;
-    let flags = entry.binary_reasons.into_iter().zip(entry.binary_pending);
-    for (b, (reason, pending)) in report.binaries.iter_mut().zip(flags) {
+    let flags = entry
+        .binary_reasons
+        .into_iter()
+        .zip(entry.binary_pending)
+        .zip(entry.binary_other_modules);
+    for (b, ((reason, pending), others)) in report.binaries.iter_mut().zip(flags) {
         b.reason = reason;
         b.pending_routes = pending;
-        let Some(m) = b.module.as_mut() else { continue };
-        let Some(version) = m.version.clone() else {
+        b.other_modules = others;
+        let Some(first) = b.module.take() else {
             continue;
         };
-        let resolved = ctx
-            .registry
-            .resolve(registry_module(&m.name), &version, ctx.today);
-        // A registry without the row: the module is not validated any more (as judge() says).
-        m.validation = resolved
-            .as_ref()
-            .map_or(Validation::Unknown, |r| r.validation);
-        m.certificate = resolved.and_then(|r| r.certificate);
         b.warnings
             .retain(|w| !w.starts_with(VALIDATION_WARNING_PREFIX));
-        if !m.validation.is_usable() {
-            let why = format!(
-                "module {} {version} is no longer validated in the module registry",
-                m.name
-            );
+        let mut modules = vec![first];
+        modules.append(&mut b.other_modules);
+        let mut lost = None;
+        for m in modules.iter_mut() {
+            let Some(version) = m.version.clone() else {
+                continue;
+            };
+            if b.pending_routes.contains(&m.name) {
+                continue;
+            }
+            let resolved = ctx
+                .registry
+                .resolve(registry_module(&m.name), &version, ctx.today);
+            // A registry without the row: the module is not validated any more (as judge() says).
+            m.validation = resolved
+                .as_ref()
+                .map_or(Validation::Unknown, |r| r.validation);
+            m.certificate = resolved.and_then(|r| r.certificate);
+            if !m.validation.is_usable() {
+                lost.get_or_insert(format!(
+                    "module {} {version} is no longer validated in the module registry",
+                    m.name
+                ));
+            }
+        }
+        if let Some(why) = lost {
             b.verdict = Verdict::NotFipsCapable;
-            b.module = None;
             b.evidence.push(why.clone());
             b.reason = Some(why);
-        } else if let Some(w) = validation_warning(m) {
-            b.warnings.push(w);
+            continue;
         }
+        b.warnings
+            .extend(modules.iter().filter_map(validation_warning));
+        let mut modules = modules.into_iter();
+        b.module = modules.next();
+        b.other_modules = modules.collect();
     }
     let o = policy::target_outcome(&report.binaries, &entry.image_reasons, ctx.policy, true);
     report.outcome = o.outcome;

@@ -51,6 +51,9 @@ pub struct BinaryVerdict {
     /// Names of every module route, the first being `module`.
     #[serde(skip)]
     pub routes: Vec<String>,
+    /// The modules of the routes after the first (`module`), for the policy.
+    #[serde(skip)]
+    pub other_modules: Vec<Module>,
     /// Dynamic routes still waiting for image-level validation.
     #[serde(skip)]
     pub pending_routes: Vec<String>,
@@ -84,6 +87,7 @@ pub fn judge(path: &str, f: &Findings, registry: &ModuleRegistry, today: Day) ->
         warnings: f.warnings.clone(),
         reason: f.non_fips.first().cloned().or_else(|| f.unknown.clone()),
         routes: f.routes.iter().map(|r| r.name.clone()).collect(),
+        other_modules: Vec::new(),
         pending_routes: f
             .routes
             .iter()
@@ -159,7 +163,9 @@ pub fn judge(path: &str, f: &Findings, registry: &ModuleRegistry, today: Day) ->
         out.warnings.extend(validation_warning(m));
     }
     out.verdict = Verdict::FipsCapable;
-    out.module = modules.into_iter().next();
+    let mut modules = modules.into_iter();
+    out.module = modules.next();
+    out.other_modules = modules.collect();
     out
 }
 

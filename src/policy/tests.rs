@@ -22,6 +22,7 @@ fn binary(path: &str, verdict: Verdict, validation: Option<Validation>) -> Binar
             .into_iter()
             .collect(),
         pending_routes: Vec::new(),
+        other_modules: Vec::new(),
         openssl_libs: Vec::new(),
     }
 }
