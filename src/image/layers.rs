@@ -73,6 +73,10 @@ pub struct LayerStats {
 pub(crate) struct Rootfs {
     dir: tempfile::TempDir,
     owner: HashMap<PathBuf, usize>,
+    /// Layer that created each symbolic link, by its path in the root.
+    link_owner: HashMap<PathBuf, usize>,
+    /// The layer being applied.
+    layer: usize,
     limits: Limits,
     pub stats: LayerStats,
 }
@@ -117,6 +121,8 @@ impl Rootfs {
                 .prefix("fips-operator-rootfs-")
                 .tempdir()?,
             owner: HashMap::new(),
+            link_owner: HashMap::new(),
+            layer: 0,
             limits,
             stats: LayerStats::default(),
         })
@@ -128,6 +134,7 @@ impl Rootfs {
 
     /// Applies one uncompressed tar stream as layer number `layer`.
     pub fn apply_layer(&mut self, layer: usize, tar_stream: impl Read) -> Result<(), LayerError> {
+        self.layer = layer;
         let limit = self.limits.max_image_bytes;
         let mut used = self.stats.uncompressed_bytes;
         let result = {
@@ -209,6 +216,9 @@ impl Rootfs {
                     let at = self.resolve(&rel, true)?;
                     remove_any(&at)?;
                     std::os::unix::fs::symlink(&target, &at)?;
+                    if let Ok(physical) = at.strip_prefix(self.dir.path()) {
+                        self.link_owner.insert(physical.to_path_buf(), layer);
+                    }
                 }
                 tar::EntryType::Link => {
                     let target = entry
@@ -323,6 +333,20 @@ impl Rootfs {
             }
             let host = root.join(&candidate);
             match std::fs::symlink_metadata(&host) {
+                Ok(m)
+                    if m.file_type().is_symlink()
+                        && create
+                        && self
+                            .link_owner
+                            .get(&candidate)
+                            .is_some_and(|&l| l < self.layer) =>
+                {
+                    // Overlay semantics: a directory of an upper layer replaces a link that a
+                    // lower layer put there; it is never written through.
+                    std::fs::remove_file(&host)?;
+                    std::fs::create_dir(&host)?;
+                    cur = candidate;
+                }
                 Ok(m) if m.file_type().is_symlink() => {
                     hops += 1;
                     if hops > MAX_LINK_HOPS {
@@ -366,7 +390,7 @@ impl Rootfs {
         if self.owner.get(rel).is_some_and(|&l| l == layer) {
             return Ok(());
         }
-        let at = self.resolve(rel, false).or_else(|e| match e {
+        let at = self.resolve(rel, true).or_else(|e| match e {
             LayerError::Io(ref io) if io.kind() == io::ErrorKind::NotFound => Ok(PathBuf::new()),
             other => Err(other),
         })?;

@@ -108,32 +108,60 @@ fn files_links_and_whiteouts_across_layers() {
 #[test]
 fn a_symlinked_parent_stays_inside_the_root() {
     let outside = tempfile::tempdir().expect("tempdir");
-    let mut fs = rootfs();
     let target = outside.path().to_string_lossy().into_owned();
+    // In one layer, a link is followed, inside the root.
+    let mut fs = rootfs();
     fs.apply_layer(
         0,
-        &tar_of(&[E::Symlink("usr/lib", &target), E::Symlink("lib", "usr/lib")])[..],
+        &tar_of(&[
+            E::Symlink("usr/lib", &target),
+            E::File("usr/lib/same.so", ELF, 0o755),
+        ])[..],
     )
     .expect("absolute links are fine: they resolve inside the root");
-    fs.apply_layer(
-        1,
-        &tar_of(&[E::File("lib/evil.so", ELF, 0o755), E::Dir("usr/lib/d/")])[..],
-    )
-    .expect("layer 1");
-    assert_eq!(
-        std::fs::read_dir(outside.path()).expect("read").count(),
-        0,
-        "nothing written outside"
-    );
     let inside = fs
         .path()
         .join(target.trim_start_matches('/'))
-        .join("evil.so");
+        .join("same.so");
     assert!(
         inside.is_file(),
         "written at the link's target inside the root: {}",
         inside.display()
     );
+    // A later layer never writes through a lower layer's link: its directory replaces it.
+    fs.apply_layer(1, &tar_of(&[E::File("usr/lib/evil.so", ELF, 0o755)])[..])
+        .expect("layer 1");
+    assert!(fs.path().join("usr/lib").is_dir() && !fs.path().join("usr/lib").is_symlink());
+    assert!(fs.path().join("usr/lib/evil.so").is_file());
+    assert_eq!(
+        std::fs::read_dir(outside.path()).expect("read").count(),
+        0,
+        "nothing written outside"
+    );
+}
+
+#[test]
+fn an_upper_layer_cannot_reach_through_a_lower_link() {
+    let mut fs = rootfs();
+    fs.apply_layer(
+        0,
+        &tar_of(&[E::File("real/app", ELF, 0o755), E::Symlink("alias", "real")])[..],
+    )
+    .expect("layer 0");
+    fs.apply_layer(
+        1,
+        &tar_of(&[
+            E::File("alias/.wh.app", b"", 0o644),
+            E::File("alias/other", b"x", 0o644),
+        ])[..],
+    )
+    .expect("layer 1");
+    assert!(
+        fs.path().join("real/app").is_file(),
+        "the whiteout under the replaced link hides nothing of real/"
+    );
+    assert!(fs.path().join("alias/other").is_file());
+    assert!(!fs.path().join("real/other").exists());
 }
 
 fn hostile_case(entries: &[E<'_>]) -> String {
