@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::Value;
 use support::oci::{file, skopeo, tar_layer, Entry, Image, Layout, Registry};
 use support::synthetic::plain_elf;
-use support::{fips_operator, fixture, Run, AS_OF};
+use support::{binary, fips_operator, fixture, Run, AS_OF};
 
 const LIB: &str = "usr/lib/x86_64-linux-gnu";
 
@@ -81,15 +81,6 @@ fn openssl_layers(with_provider: bool) -> Vec<Vec<u8>> {
         ));
     }
     vec![tar_layer(&entries)]
-}
-
-fn binary<'a>(report: &'a Value, path: &str) -> &'a Value {
-    report["binaries"]
-        .as_array()
-        .expect("binaries")
-        .iter()
-        .find(|b| b["path"] == path)
-        .unwrap_or_else(|| panic!("no {path}: {report:#}"))
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use support::synthetic::plain_elf;
-use support::{fips_operator, fixture, AS_OF};
+use support::{binary, fips_operator, fixture, AS_OF};
 
 const TRIPLET_LIB: &str = "usr/lib/x86_64-linux-gnu";
 
@@ -96,15 +96,6 @@ impl Tree {
         let json = run.json();
         (run.code, json[0].clone())
     }
-}
-
-fn binary<'a>(report: &'a Value, path: &str) -> &'a Value {
-    report["binaries"]
-        .as_array()
-        .expect("binaries")
-        .iter()
-        .find(|b| b["path"] == path)
-        .unwrap_or_else(|| panic!("no binary {path} in {report:#}"))
 }
 
 fn skip_reason(report: &Value, path: &str) -> String {

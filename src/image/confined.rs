@@ -32,19 +32,27 @@ pub(crate) fn resolve(root: &Path, rel: &Path, follow_last: bool) -> Option<Path
                 return None;
             }
             let target = std::fs::read_link(root.join(&candidate)).ok()?;
-            let joined = join_clamped(&cur, &target);
-            let mut rest: std::collections::VecDeque<_> = joined
-                .components()
-                .map(|c| c.as_os_str().to_owned())
-                .collect();
-            rest.extend(queue.drain(..));
-            queue = rest;
+            restart_at(&join_clamped(&cur, &target), &mut queue);
             cur = PathBuf::new();
         } else {
             cur = candidate;
         }
     }
     Some(cur)
+}
+
+/// After a link: resolution restarts from the root with the link's (root-relative) target in
+/// front of the components still to walk.
+pub(crate) fn restart_at(
+    target: &Path,
+    queue: &mut std::collections::VecDeque<std::ffi::OsString>,
+) {
+    let mut rest: std::collections::VecDeque<_> = target
+        .components()
+        .map(|c| c.as_os_str().to_owned())
+        .collect();
+    rest.extend(queue.drain(..));
+    *queue = rest;
 }
 
 /// Joins a link target to the directory holding the link; `..` at the root stays at the root,

@@ -9,6 +9,7 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
+use super::confined;
 use super::rootfs::confine;
 
 /// Non-ELF files up to this size are kept with their content.
@@ -359,13 +360,7 @@ impl Rootfs {
                             format!("a parent links to {} outside the root", target.display()),
                         )
                     })?;
-                    // Restart from the root with the link's target in front of what is left.
-                    let mut rest: std::collections::VecDeque<_> = joined
-                        .components()
-                        .map(|c| c.as_os_str().to_owned())
-                        .collect();
-                    rest.extend(queue.drain(..));
-                    queue = rest;
+                    confined::restart_at(&joined, &mut queue);
                     cur = PathBuf::new();
                 }
                 Ok(m) if m.is_dir() => cur = candidate,

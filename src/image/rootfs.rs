@@ -69,15 +69,26 @@ pub fn scan_file(path: &Path, display: &str, ctx: &ScanContext) -> Result<ScanRe
             reason: "not ELF".into(),
         });
     }
-    let o = policy::target_outcome(&binaries, &host_reasons, ctx.policy, true);
-    Ok(ScanReport {
+    Ok(report(display, ctx, binaries, skipped, &host_reasons))
+}
+
+/// The target's report: its outcome from the judged binaries and the tree-level reasons.
+fn report(
+    display: &str,
+    ctx: &ScanContext,
+    binaries: Vec<BinaryVerdict>,
+    skipped: Vec<Skipped>,
+    reasons: &[String],
+) -> ScanReport {
+    let o = policy::target_outcome(&binaries, reasons, ctx.policy, true);
+    ScanReport {
         target: display.to_string(),
         outcome: o.outcome,
         reasons: o.reasons,
         image: None,
         binaries,
         skipped,
-    })
+    }
 }
 
 /// Walks a root filesystem without leaving it, judges every selected ELF file (FIPS-RULES
@@ -196,16 +207,8 @@ pub(crate) fn scan_root(
     }
     let openssl = openssl_provider::apply(root, &libs, &mut binaries, openssl_conf);
     java_runtime::apply(root, &jars, &ctx.registry, ctx.today, &mut binaries);
-    let o = policy::target_outcome(&binaries, &image_reasons, ctx.policy, true);
     Ok(RootScan {
-        report: ScanReport {
-            target: display.to_string(),
-            outcome: o.outcome,
-            reasons: o.reasons,
-            image: None,
-            binaries,
-            skipped,
-        },
+        report: report(display, ctx, binaries, skipped, &image_reasons),
         image_reasons,
         openssl,
     })

@@ -74,6 +74,16 @@ pub fn scan(target: &Path, extra: &[&str]) -> (i32, Value) {
     (run.code, reports[0].clone())
 }
 
+/// The binary at `path` in a tree or image report.
+pub fn binary<'a>(report: &'a Value, path: &str) -> &'a Value {
+    report["binaries"]
+        .as_array()
+        .expect("binaries")
+        .iter()
+        .find(|b| b["path"] == path)
+        .unwrap_or_else(|| panic!("no binary {path} in {report:#}"))
+}
+
 /// The one binary of a file target's report.
 pub fn only_binary(report: &Value) -> &Value {
     let bins = report["binaries"].as_array().expect("binaries");
