@@ -1,6 +1,7 @@
 //! The `fips-operator` command line: argument parsing and wiring. Exit codes (DESIGN §5):
 //! 0 compliant, 1 not compliant, 2 usage or operational error.
 
+pub mod controller;
 pub mod crd;
 mod output;
 mod scan;
@@ -30,6 +31,9 @@ pub enum Command {
     /// Print the CustomResourceDefinitions (FipsPolicy, FipsStatus, FipsImageReport) as YAML:
     /// `fips-operator crd | kubectl apply -f -`.
     Crd(crd::CrdArgs),
+    /// Run the operator: keep FipsPolicy status, Node labels and taints, the probe DaemonSet
+    /// and FipsImageReports true (the Deployment role; needs a cluster).
+    Controller(Box<controller::ControllerArgs>),
 }
 
 /// Exit codes shared by `scan`, `check` and `admit`.
@@ -53,6 +57,7 @@ pub fn run() -> ExitCode {
     let result = match args.command {
         Command::Scan(a) => scan::run(*a),
         Command::Crd(a) => crd::run(a),
+        Command::Controller(a) => controller::run(*a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

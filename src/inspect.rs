@@ -14,7 +14,7 @@ pub mod verdict;
 pub use findings::{Activation, Findings, ModuleRoute, Role};
 pub use module_registry::{Day, ModuleRegistry, Validation};
 pub(crate) use native_rules::{apply_needed, classify_needed, NeededKind};
-pub use verdict::{judge, BinaryVerdict, Module, Verdict};
+pub use verdict::{judge, registry_module, BinaryVerdict, Module, Verdict};
 
 /// True when a file name is a crypto library judged as a module (FIPS-RULES §2).
 pub fn classify_module_name(file_name: &str) -> bool {

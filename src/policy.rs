@@ -27,7 +27,7 @@ impl Outcome {
 
 /// The `images` settings of a FipsPolicy that bear on a scan. Defaults accept in-process and
 /// historical modules (each still reported as a warning).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ImagePolicy {
     pub accept_in_process: bool,
     pub accept_historical: bool,

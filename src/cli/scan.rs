@@ -98,6 +98,7 @@ impl ImageArgs {
             registry: RegistryOptions {
                 insecure: self.insecure_registry.clone(),
                 auth_file: self.registry_config.clone(),
+                pull_secrets: None,
             },
             limits: Limits {
                 max_image_bytes: self.max_image_bytes,

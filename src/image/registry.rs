@@ -34,6 +34,10 @@ pub struct RegistryOptions {
     /// A Docker `config.json`; else `REGISTRY_AUTH_FILE`, then `$DOCKER_CONFIG/config.json`
     /// or `~/.docker/config.json`.
     pub auth_file: Option<PathBuf>,
+    /// Pull secrets (`namespace/name` and the `.dockerconfigjson` value), as the kubelet would
+    /// use them for a pod. When set, only these are consulted (then anonymous access): never
+    /// the files above.
+    pub pull_secrets: Option<Vec<(String, Vec<u8>)>>,
 }
 
 /// Credentials for `registry` from a Docker `config.json` or a Kubernetes
@@ -105,6 +109,16 @@ fn auth_for(
     registry: &str,
     options: &RegistryOptions,
 ) -> Result<(RegistryAuth, String), ImageError> {
+    if let Some(secrets) = &options.pull_secrets {
+        for (name, secret) in secrets {
+            let found = auth_from_docker_config(secret, registry)
+                .map_err(|e| source_error(format!("image pull secret {name}: {e}")))?;
+            if let Some(auth) = found {
+                return Ok((auth, format!("image pull secret {name}")));
+            }
+        }
+        return Ok((RegistryAuth::Anonymous, "anonymous access".into()));
+    }
     let candidates: Vec<PathBuf> = match &options.auth_file {
         Some(f) => vec![f.clone()],
         None => {

@@ -91,7 +91,7 @@ pub fn selector_matches(
 }
 
 /// `registry/repo:tag@sha256:…` -> `registry/repo`.
-fn repository(image: &str) -> &str {
+pub fn repository(image: &str) -> &str {
     let no_digest = image.split('@').next().unwrap_or(image);
     match no_digest.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => repo,

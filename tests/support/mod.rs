@@ -2,6 +2,7 @@
 //! and runs of the real `fips-operator` binary.
 #![allow(dead_code)]
 
+pub mod mock_api;
 pub mod oci;
 pub mod synthetic;
 

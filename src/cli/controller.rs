@@ -1,0 +1,122 @@
+//! `fips-operator controller`: the operator's Deployment role (DESIGN §2).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::EXIT_COMPLIANT;
+use crate::controller::{self, RunOptions, Settings};
+
+#[derive(clap::Args, Debug)]
+pub struct ControllerArgs {
+    /// The namespace the operator runs in (always exempt from policies; home of the Lease and
+    /// the probe DaemonSet).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "fips-operator")]
+    pub namespace: String,
+    /// This replica's identity in the leader-election Lease.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    #[arg(long, default_value = "fips-operator-controller")]
+    pub lease_name: String,
+    /// Seconds the Lease is held without renewal before another replica takes over.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=300))]
+    pub lease_seconds: u64,
+    /// Where `/metrics`, `/live` and `/ready` are served (plain HTTP).
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    /// The probe DaemonSet's image (normally this controller's own image).
+    #[arg(long, env = "FIPS_OPERATOR_PROBE_IMAGE")]
+    pub probe_image: Option<String>,
+    #[arg(long, default_value = "fips-operator-probe")]
+    pub probe_service_account: String,
+    /// Seconds between two probe passes on a node.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(10..))]
+    pub probe_interval: u64,
+    /// A node whose FipsStatus is older than this many seconds is no longer counted as in
+    /// FIPS mode (default: three probe intervals).
+    #[arg(long)]
+    pub node_stale_after: Option<u64>,
+    /// Images scanned at once.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub scan_concurrency: u64,
+    /// Attempts per image before its report records the failure.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub scan_attempts: u32,
+    /// Seconds before the first retry of a failed scan (doubling after each attempt).
+    #[arg(long, default_value_t = 10)]
+    pub scan_backoff: u64,
+    /// Registries (`host[:port]`) that may be reached over plain HTTP (loopback ones always may).
+    #[arg(long = "insecure-registry", value_name = "HOST[:PORT]")]
+    pub insecure_registries: Vec<String>,
+    /// Seconds between two full passes when nothing changes.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(5..))]
+    pub resync: u64,
+    /// Log format: text for people, json for log pipelines. RUST_LOG sets the level (info).
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Structured logs on stderr; `RUST_LOG` filters (default `info`).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+impl ControllerArgs {
+    pub fn settings(&self) -> Settings {
+        let probe_interval = Duration::from_secs(self.probe_interval);
+        Settings {
+            namespace: self.namespace.clone(),
+            probe_image: self
+                .probe_image
+                .clone()
+                .unwrap_or_else(|| Settings::default().probe_image),
+            probe_service_account: self.probe_service_account.clone(),
+            probe_interval,
+            node_stale_after: self
+                .node_stale_after
+                .map_or(probe_interval * 3, Duration::from_secs),
+            scan_concurrency: self.scan_concurrency as usize,
+            scan_attempts: self.scan_attempts,
+            scan_backoff: Duration::from_secs(self.scan_backoff),
+            insecure_registries: self.insecure_registries.clone(),
+            default_platform: "linux/amd64".into(),
+            resync: Duration::from_secs(self.resync),
+        }
+    }
+}
+
+pub fn run(args: ControllerArgs) -> anyhow::Result<u8> {
+    init_logging(args.log_format);
+    let identity = args
+        .identity
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .context("no identity for the Lease: set --identity or POD_NAME")?;
+    let opts = RunOptions {
+        metrics_addr: args.metrics_addr,
+        lease_name: args.lease_name.clone(),
+        identity,
+        lease_seconds: args.lease_seconds,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(controller::run(args.settings(), opts))?;
+    Ok(EXIT_COMPLIANT)
+}

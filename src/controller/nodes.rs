@@ -1,0 +1,162 @@
+//! Node labels and taints (DESIGN §3): `fips.operator.dev/enabled=true|false` on every node a
+//! policy selects, and the `fips.operator.dev/not-fips:NoSchedule` taint where a policy asks
+//! for `nodeAction: Taint`. Several policies combine: the strictest action wins.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Node, Taint};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+
+use super::facts::node_fips;
+use super::{Context, Error};
+use crate::api::{FipsPolicy, NodeAction, NODE_FIPS_LABEL, NODE_TAINT_KEY};
+use crate::policy::cluster::selector_matches;
+
+/// What the operator's label and taint on a node should be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeWanted {
+    /// `Some("true" | "false")`, or `None` to carry no label (no policy selects the node, or
+    /// the strictest one says `nodeAction: None`).
+    pub label: Option<&'static str>,
+    pub taint: bool,
+}
+
+fn rank(action: NodeAction) -> u8 {
+    match action {
+        NodeAction::None => 0,
+        NodeAction::Label => 1,
+        NodeAction::Taint => 2,
+    }
+}
+
+/// The label says `true` only when the node's probe proved FIPS mode recently; a node without
+/// a (fresh) FipsStatus is labelled `false`. The taint is only set on a node proven not to be
+/// in FIPS mode, so that a node whose probe has not reported yet stays schedulable.
+pub fn node_wanted(node: &Node, fips: Option<bool>, policies: &[Arc<FipsPolicy>]) -> NodeWanted {
+    let action = policies
+        .iter()
+        .filter(|p| selector_matches(p.spec.node_selector.as_ref(), node.labels()))
+        .map(|p| p.spec.node_action)
+        .max_by_key(|a| rank(*a));
+    match action {
+        None | Some(NodeAction::None) => NodeWanted {
+            label: None,
+            taint: false,
+        },
+        Some(action) => NodeWanted {
+            label: Some(if fips == Some(true) { "true" } else { "false" }),
+            taint: action == NodeAction::Taint && fips == Some(false),
+        },
+    }
+}
+
+fn has_taint(node: &Node) -> bool {
+    node.spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .is_some_and(|ts| ts.iter().any(|t| t.key == NODE_TAINT_KEY))
+}
+
+/// The merge patch that moves `node` to `wanted`, or `None` when it is already there. It
+/// carries the node's resourceVersion: a concurrent change to the taints makes it fail (409)
+/// and the next pass retries, rather than dropping someone else's taint.
+pub fn node_patch(node: &Node, wanted: NodeWanted) -> Option<serde_json::Value> {
+    let current = node.labels().get(NODE_FIPS_LABEL).map(String::as_str);
+    let label_ok = current == wanted.label;
+    let taint_ok = has_taint(node) == wanted.taint;
+    if label_ok && taint_ok {
+        return None;
+    }
+    let mut patch = json!({"metadata": {"resourceVersion": node.resource_version()}});
+    if !label_ok {
+        patch["metadata"]["labels"] = json!({ NODE_FIPS_LABEL: wanted.label });
+    }
+    if !taint_ok {
+        let mut taints: Vec<Taint> = node
+            .spec
+            .as_ref()
+            .and_then(|s| s.taints.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t.key != NODE_TAINT_KEY)
+            .collect();
+        if wanted.taint {
+            taints.push(Taint {
+                key: NODE_TAINT_KEY.into(),
+                effect: "NoSchedule".into(),
+                ..Taint::default()
+            });
+        }
+        patch["spec"] = json!({ "taints": taints });
+    }
+    Some(patch)
+}
+
+/// Brings every node's label and taint in line. Returns how many nodes were patched.
+pub async fn reconcile_nodes(ctx: &Context, now: Timestamp) -> Result<usize, Error> {
+    let policies = ctx.stores.policies.state();
+    let statuses = ctx.stores.statuses_by_node();
+    let stale = SignedDuration::try_from(ctx.settings.node_stale_after)
+        .unwrap_or(SignedDuration::from_hours(24));
+    let api: Api<Node> = Api::all(ctx.client.clone());
+    let mut patched = 0;
+    let mut nodes = ctx.stores.nodes.state();
+    nodes.sort_by_key(|n| n.name_any());
+    for node in nodes {
+        let name = node.name_any();
+        let status = statuses.get(&name);
+        let fips = node_fips(status.map(|s| &**s), now, stale);
+        let wanted = node_wanted(&node, fips, &policies);
+        let Some(patch) = node_patch(&node, wanted) else {
+            continue;
+        };
+        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(Error::kube(format!(
+                "patching labels/taints of node {name}"
+            )))?;
+        patched += 1;
+        let was = node.labels().get(NODE_FIPS_LABEL).map(String::as_str);
+        if fips == Some(false) && was != Some("false") {
+            let kernel = status
+                .and_then(|s| s.status.as_ref())
+                .map(|s| s.probe_time.as_str())
+                .unwrap_or_default();
+            let note = format!(
+                "node {name} is not in FIPS mode: the probe at {kernel} read \
+                 /proc/sys/crypto/fips_enabled = 0; boot it with fips=1{}",
+                if wanted.taint {
+                    "; tainted fips.operator.dev/not-fips:NoSchedule"
+                } else {
+                    ""
+                }
+            );
+            publish(ctx, &*node, "NodeNotFips", "Label", note).await;
+        }
+    }
+    Ok(patched)
+}
+
+/// Events are best effort: a failure to record one is logged, never fails a reconcile.
+pub(crate) async fn publish<K: Resource<DynamicType = ()>>(
+    ctx: &Context,
+    obj: &K,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    let event = Event {
+        type_: EventType::Warning,
+        reason: reason.into(),
+        note: Some(note),
+        action: action.into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+        tracing::warn!(reason, error = %e, "could not record event");
+    }
+}

@@ -1,0 +1,291 @@
+//! Wiring: the watches that fill the caches, leader election, the reconcile loop, the scan
+//! workers, the HTTP endpoints, and a graceful shutdown on SIGTERM / Ctrl-C.
+
+use std::fmt::Debug;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use futures::TryStreamExt;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::Api;
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Client, Resource};
+use kube_lease_manager::LeaseManagerBuilder;
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+
+use super::facts::{prune_pod, prune_workload};
+use super::scan_queue::{scan_requests, ScanQueue};
+use super::server::{serve, Health};
+use super::{daemonset, nodes, status, Context, Error, Settings, Stores};
+
+/// How `fips-operator controller` runs besides [`Settings`].
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub metrics_addr: SocketAddr,
+    /// Name of the Lease (in the operator's namespace) that elects the writer.
+    pub lease_name: String,
+    /// This replica's identity in the Lease (the pod name).
+    pub identity: String,
+    /// Seconds a Lease is held without renewal.
+    pub lease_seconds: u64,
+}
+
+/// One pass of every reconciler; each is timed and counted on its own, and one failing does
+/// not stop the others. Returns the first error.
+pub async fn reconcile_all(ctx: &Context, queue: &ScanQueue, now: Timestamp) -> Result<(), Error> {
+    let mut first_error = None;
+    let mut record = |name: &str, started: Instant, result: Result<(), Error>| {
+        ctx.metrics
+            .observe_reconcile(name, started.elapsed(), result.is_err());
+        if let Err(e) = result {
+            tracing::warn!(reconciler = name, error = %e, "reconcile failed; retrying on the next pass");
+            first_error.get_or_insert(e);
+        }
+    };
+    let t = Instant::now();
+    let r = status::reconcile_policies(ctx, now).await.map(drop);
+    record("policy-status", t, r);
+    let t = Instant::now();
+    let r = nodes::reconcile_nodes(ctx, now).await.map(drop);
+    record("nodes", t, r);
+    let t = Instant::now();
+    let r = daemonset::reconcile_daemonset(ctx).await.map(drop);
+    record("probe-daemonset", t, r);
+    let t = Instant::now();
+    let added = queue.offer(scan_requests(
+        &ctx.stores,
+        &ctx.settings.default_platform,
+        &queue.tags(),
+    ));
+    if added > 0 {
+        tracing::info!(added, depth = queue.depth(), "images queued for scanning");
+    }
+    ctx.metrics.scan_queue_depth.set(queue.depth() as i64);
+    record("scan-queue", t, Ok(()));
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Watches `api` into `writer`, pruning each object with `prune`, and pokes `changed` on
+/// every event.
+fn spawn_watch<K>(
+    api: Api<K>,
+    writer: Writer<K>,
+    prune: fn(&mut K),
+    changed: Arc<Notify>,
+) -> tokio::task::JoinHandle<()>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    tokio::spawn(async move {
+        let stream = watcher(api, watcher::Config::default().any_semantic())
+            .default_backoff()
+            .modify(prune)
+            .reflect(writer)
+            .touched_objects();
+        futures::pin_mut!(stream);
+        loop {
+            match stream.try_next().await {
+                Ok(Some(_)) => changed.notify_one(),
+                Ok(None) => return,
+                Err(e) => tracing::warn!(kind = %K::kind(&()), error = %e, "watch error; retrying"),
+            }
+        }
+    })
+}
+
+fn keep<K>(_: &mut K) {}
+
+/// SIGTERM (what the kubelet sends) or Ctrl-C.
+async fn signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
+    let client = Client::try_default()
+        .await
+        .context("no Kubernetes configuration: run in a pod, or set KUBECONFIG")?;
+    let (stores, w) = Stores::new();
+    let ctx = Context::new(
+        client.clone(),
+        stores.clone(),
+        settings,
+        opts.identity.clone(),
+    );
+    let changed = Arc::new(Notify::new());
+    let c = &changed;
+    let mut watches = vec![
+        spawn_watch(Api::all(client.clone()), w.policies, keep, c.clone()),
+        spawn_watch(
+            Api::all(client.clone()),
+            w.nodes,
+            |n: &mut k8s_openapi::api::core::v1::Node| {
+                n.metadata.managed_fields = None;
+                n.metadata.annotations = None;
+                if let Some(s) = n.status.as_mut() {
+                    s.images = None;
+                    s.conditions = None;
+                    s.volumes_attached = None;
+                    s.volumes_in_use = None;
+                }
+            },
+            c.clone(),
+        ),
+        spawn_watch(Api::all(client.clone()), w.statuses, keep, c.clone()),
+        spawn_watch(Api::all(client.clone()), w.reports, keep, c.clone()),
+        spawn_watch(
+            Api::all(client.clone()),
+            w.namespaces,
+            |n: &mut k8s_openapi::api::core::v1::Namespace| {
+                n.metadata.managed_fields = None;
+                n.metadata.annotations = None;
+            },
+            c.clone(),
+        ),
+        spawn_watch(Api::all(client.clone()), w.pods, prune_pod, c.clone()),
+        spawn_watch(
+            Api::all(client.clone()),
+            w.deployments,
+            prune_workload,
+            c.clone(),
+        ),
+        spawn_watch(
+            Api::all(client.clone()),
+            w.statefulsets,
+            prune_workload,
+            c.clone(),
+        ),
+        spawn_watch(
+            Api::all(client.clone()),
+            w.daemonsets,
+            prune_workload,
+            c.clone(),
+        ),
+        spawn_watch(
+            Api::all(client.clone()),
+            w.replicasets,
+            prune_workload,
+            c.clone(),
+        ),
+        spawn_watch(Api::all(client.clone()), w.jobs, prune_workload, c.clone()),
+        spawn_watch(
+            Api::all(client.clone()),
+            w.cronjobs,
+            prune_workload,
+            c.clone(),
+        ),
+    ];
+
+    let ready = Arc::new(AtomicBool::new(false));
+    {
+        let (stores, ready) = (stores.clone(), ready.clone());
+        watches.push(tokio::spawn(async move {
+            let s = &stores;
+            let all = [
+                s.policies.wait_until_ready().await,
+                s.nodes.wait_until_ready().await,
+                s.statuses.wait_until_ready().await,
+                s.reports.wait_until_ready().await,
+                s.namespaces.wait_until_ready().await,
+                s.pods.wait_until_ready().await,
+                s.deployments.wait_until_ready().await,
+                s.statefulsets.wait_until_ready().await,
+                s.daemonsets.wait_until_ready().await,
+                s.replicasets.wait_until_ready().await,
+                s.jobs.wait_until_ready().await,
+                s.cronjobs.wait_until_ready().await,
+            ];
+            if all.iter().all(Result::is_ok) {
+                ready.store(true, Ordering::Release);
+                tracing::info!("caches synced; ready");
+            }
+        }));
+    }
+
+    let shutdown = Arc::new(Notify::new());
+    let listener = tokio::net::TcpListener::bind(opts.metrics_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (--metrics-addr)", opts.metrics_addr))?;
+    tracing::info!(addr = %opts.metrics_addr, "serving /metrics, /live and /ready");
+    let server = tokio::spawn(serve(
+        listener,
+        Health {
+            metrics: ctx.metrics.clone(),
+            ready: ready.clone(),
+        },
+        {
+            let s = shutdown.clone();
+            async move { s.notified().await }
+        },
+    ));
+
+    let lease = LeaseManagerBuilder::new(client.clone(), &opts.lease_name)
+        .with_namespace(&ctx.settings.namespace)
+        .with_identity(&opts.identity)
+        .with_duration(opts.lease_seconds)
+        .with_grace(opts.lease_seconds.div_ceil(3).max(1))
+        .build()
+        .await
+        .with_context(|| format!("lease {}/{}", ctx.settings.namespace, opts.lease_name))?;
+    let (mut leader, lease_task) = lease.watch().await;
+
+    let queue = Arc::new(ScanQueue::default());
+    let workers = tokio::spawn(queue.clone().run(ctx.clone(), {
+        let s = shutdown.clone();
+        async move { s.notified().await }
+    }));
+
+    let stop = signal();
+    futures::pin_mut!(stop);
+    let mut resync = tokio::time::interval(ctx.settings.resync);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = changed.notified() => {}
+            _ = resync.tick() => {}
+            r = leader.changed() => {
+                if r.is_err() {
+                    tracing::error!("leader election stopped; exiting so that another replica takes over");
+                    break;
+                }
+                let is = *leader.borrow();
+                ctx.metrics.leader.set(i64::from(is));
+                tracing::info!(leader = is, identity = %opts.identity, "leadership changed");
+            }
+        }
+        // Let a burst of watch events settle into one pass.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if !ready.load(Ordering::Acquire) || !*leader.borrow() {
+            continue;
+        }
+        let _ = reconcile_all(&ctx, &queue, Timestamp::now()).await;
+    }
+
+    tracing::info!("shutting down: releasing the lease, finishing requests in flight");
+    shutdown.notify_waiters();
+    drop(leader);
+    if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), lease_task).await {
+        tracing::warn!(error = %e, "could not release the lease; it expires on its own");
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    workers.abort();
+    for w in watches {
+        w.abort();
+    }
+    Ok(())
+}

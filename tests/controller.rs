@@ -1,0 +1,579 @@
+//! The reconcilers against kube's mocked API service (tower-test): the exact writes each one
+//! sends for a cluster state, and that an unchanged state sends nothing.
+
+mod support;
+
+use fips_operator::controller::{
+    daemonset, nodes, status, Context, Settings, StoreWriters, Stores,
+};
+use k8s_openapi::jiff::Timestamp;
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::watcher;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use support::mock_api::{self, ApiServer};
+
+const NOW: &str = "2026-11-26T10:00:00Z";
+const D_WEB: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const D_LEGACY: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const D_INPROC: &str = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+
+fn now() -> Timestamp {
+    NOW.parse().expect("time")
+}
+
+fn obj<K: DeserializeOwned>(v: Value) -> K {
+    serde_json::from_value(v).expect("object")
+}
+
+fn put<K>(w: &mut Writer<K>, v: Value)
+where
+    K: kube::Resource<DynamicType = ()> + DeserializeOwned + Clone,
+{
+    w.apply_watcher_event(&watcher::Event::Apply(obj(v)));
+}
+
+fn context() -> (Context, StoreWriters, ApiServer) {
+    let (client, server) = mock_api::client();
+    let (stores, writers) = Stores::new();
+    let settings = Settings {
+        namespace: "fips-operator".into(),
+        probe_image: "registry.example/fips-operator:0.1.0".into(),
+        ..Settings::default()
+    };
+    (
+        Context::new(client, stores, settings, "test-replica".into()),
+        writers,
+        server,
+    )
+}
+
+fn node(name: &str, labels: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Node",
+           "metadata": {"name": name, "uid": format!("uid-{name}"), "resourceVersion": "7", "labels": labels}})
+}
+
+fn fips_status(node: &str, enabled: bool, probe_time: &str) -> Value {
+    json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsStatus",
+           "metadata": {"name": node}, "spec": {"nodeName": node},
+           "status": {"kernelFipsEnabled": enabled, "probeVersion": "0.1.0", "probeTime": probe_time}})
+}
+
+fn namespace(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {"kubernetes.io/metadata.name": name}}})
+}
+
+fn pod(ns: &str, name: &str, image: &str, digest: Option<&str>) -> Value {
+    let mut p = json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"containers": [{"name": "main", "image": image}], "nodeName": "n1"}});
+    if let Some(d) = digest {
+        let repo = image.split(':').next().expect("repo");
+        p["status"] = json!({"containerStatuses": [{"name": "main", "image": image,
+            "imageID": format!("{repo}@{d}"), "ready": true, "restartCount": 0}]});
+    }
+    p
+}
+
+fn report(digest: &str, outcome: &str, capable: Value, reasons: Value) -> Value {
+    json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsImageReport",
+           "metadata": {"name": digest.replace(':', "-")}, "spec": {"digest": digest},
+           "status": {"phase": "Scanned", "outcome": outcome, "scannerVersion": fips_operator::image::SCANNER_VERSION,
+                      "reasons": reasons, "fipsCapable": capable,
+                      "summary": {"binaries": 1, "fipsCapable": 0, "notFipsCapable": 0, "noCrypto": 0, "unknown": 0}}})
+}
+
+fn policy(name: &str, spec: Value) -> Value {
+    json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsPolicy",
+           "metadata": {"name": name, "uid": format!("uid-{name}"), "generation": 3}, "spec": spec})
+}
+
+/// A small cluster: n1 in FIPS mode (probe a minute ago), n2 not; in `apps`, a compliant pod,
+/// a non-compliant one, one whose image has no verdict yet, and one on an in-process module;
+/// a pod in kube-system that policies exclude by default.
+fn cluster(w: &mut StoreWriters) {
+    put(&mut w.nodes, node("n1", json!({"pool": "fips"})));
+    put(&mut w.nodes, node("n2", json!({"pool": "legacy"})));
+    put(
+        &mut w.statuses,
+        fips_status("n1", true, "2026-11-26T09:59:00Z"),
+    );
+    put(
+        &mut w.statuses,
+        fips_status("n2", false, "2026-11-26T09:59:00Z"),
+    );
+    for ns in ["apps", "kube-system", "fips-operator"] {
+        put(&mut w.namespaces, namespace(ns));
+    }
+    put(
+        &mut w.pods,
+        pod("apps", "web", "reg.example/web:1", Some(D_WEB)),
+    );
+    put(
+        &mut w.pods,
+        pod("apps", "legacy", "reg.example/legacy:2", Some(D_LEGACY)),
+    );
+    put(
+        &mut w.pods,
+        pod("apps", "fresh", "reg.example/fresh:1", None),
+    );
+    put(
+        &mut w.pods,
+        pod("apps", "preview", "reg.example/preview:1", Some(D_INPROC)),
+    );
+    put(
+        &mut w.pods,
+        pod("kube-system", "dns", "reg.example/legacy:2", Some(D_LEGACY)),
+    );
+    put(
+        &mut w.pods,
+        pod(
+            "fips-operator",
+            "self",
+            "reg.example/legacy:2",
+            Some(D_LEGACY),
+        ),
+    );
+    put(
+        &mut w.reports,
+        report(
+            D_WEB,
+            "compliant",
+            json!([{"path": "usr/bin/web", "verdict": "fips-capable", "module": "go-native v1.0.0-c2097c7c default-on"}]),
+            json!([]),
+        ),
+    );
+    put(&mut w.reports, report(D_LEGACY, "non-compliant", json!([]),
+        json!(["usr/bin/legacy: Go standard crypto without a FIPS module (pclntab crypto/sha256.block)"])));
+    put(
+        &mut w.reports,
+        report(
+            D_INPROC,
+            "compliant",
+            json!([{"path": "usr/bin/preview", "verdict": "fips-capable", "module": "go-native v1.26.0 default-on"}]),
+            json!([]),
+        ),
+    );
+}
+
+fn condition<'a>(status: &'a Value, kind: &str) -> &'a Value {
+    status["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .find(|c| c["type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} condition in {status:#}"))
+}
+
+#[tokio::test]
+async fn policy_status_is_applied_with_counts_violations_and_conditions() {
+    let (ctx, mut w, mut server) = context();
+    cluster(&mut w);
+    let enforce = policy("enforce", json!({"mode": "Enforce"}));
+    let strict = policy(
+        "strict",
+        json!({"mode": "Audit",
+        "nodeSelector": {"matchLabels": {"pool": "fips"}},
+        "images": {"acceptInProcessModules": false}}),
+    );
+    put(&mut w.policies, enforce.clone());
+    put(&mut w.policies, strict.clone());
+
+    let (written, seen) = tokio::join!(status::reconcile_policies(&ctx, now()), async {
+        let a = server.apply_onto(&enforce).await;
+        let b = server.apply_onto(&strict).await;
+        (a, b)
+    });
+    assert_eq!(written.expect("reconcile"), 2);
+
+    let (enforce, strict) = seen;
+    assert_eq!(enforce.method, "PATCH");
+    assert_eq!(
+        enforce.path,
+        "/apis/fips.operator.dev/v1alpha1/fipspolicies/enforce/status"
+    );
+    assert!(
+        enforce
+            .query
+            .contains("fieldManager=fips-operator-controller"),
+        "{}",
+        enforce.query
+    );
+    assert!(enforce.query.contains("force=true"), "{}", enforce.query);
+    assert_eq!(enforce.content_type, "application/apply-patch+yaml");
+    assert_eq!(enforce.body["apiVersion"], "fips.operator.dev/v1alpha1");
+    assert_eq!(enforce.body["kind"], "FipsPolicy");
+    let s = &enforce.body["status"];
+    assert_eq!(s["observedGeneration"], 3);
+    assert_eq!(
+        s["nodes"],
+        json!({"total": 2, "fipsEnabled": 1, "summary": "1/2"})
+    );
+    assert_eq!(
+        s["workloads"],
+        json!({"total": 4, "compliant": 2, "nonCompliant": 1, "unknown": 1})
+    );
+    assert_eq!(s["violationCount"], 1);
+    assert_eq!(
+        s["violations"],
+        json!([{"namespace": "apps", "pod": "legacy", "container": "main",
+        "image": "reg.example/legacy:2",
+        "reason": "usr/bin/legacy: Go standard crypto without a FIPS module (pclntab crypto/sha256.block)",
+        "since": NOW}])
+    );
+    assert_eq!(condition(s, "Ready")["status"], "False");
+    assert_eq!(condition(s, "Ready")["reason"], "NodesNotFips");
+    assert_eq!(
+        condition(s, "NodesCompliant")["message"],
+        "1 of 2 selected nodes are not in FIPS mode"
+    );
+    assert_eq!(condition(s, "WorkloadsCompliant")["status"], "False");
+    assert_eq!(condition(s, "Reconciling")["status"], "False");
+    assert_eq!(condition(s, "Stalled")["status"], "False");
+
+    // The policy that refuses in-process modules: only n1 is selected (and in FIPS mode), and
+    // the go-native v1.26.0 image is non-compliant for it, derived when the report is read.
+    assert_eq!(
+        strict.path,
+        "/apis/fips.operator.dev/v1alpha1/fipspolicies/strict/status"
+    );
+    let s = &strict.body["status"];
+    assert_eq!(s["nodes"]["summary"], "1/1");
+    assert_eq!(s["workloads"]["nonCompliant"], 2);
+    let reasons: Vec<&str> = s["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .map(|v| v["reason"].as_str().expect("reason"))
+        .collect();
+    assert!(reasons.contains(&"usr/bin/preview: module go-native v1.26.0 is in-process today, and the policy does not accept it"), "{reasons:?}");
+    assert_eq!(condition(s, "NodesCompliant")["status"], "True");
+}
+
+#[tokio::test]
+async fn an_unchanged_policy_status_is_not_written_again() {
+    let (ctx, mut w, mut server) = context();
+    cluster(&mut w);
+    let enforce = policy("enforce", json!({"mode": "Enforce"}));
+    put(&mut w.policies, enforce.clone());
+    let (r, first) = tokio::join!(
+        status::reconcile_policies(&ctx, now()),
+        server.apply_onto(&enforce)
+    );
+    r.expect("first pass");
+    // The watch brings the written status back into the cache.
+    let mut with_status = policy("enforce", json!({"mode": "Enforce"}));
+    with_status["status"] = first.body["status"].clone();
+    put(&mut w.policies, with_status);
+
+    // A minute later nothing changed: no request at all, and transition times stay.
+    let later: Timestamp = "2026-11-26T10:01:00Z".parse().expect("time");
+    assert_eq!(
+        status::reconcile_policies(&ctx, later)
+            .await
+            .expect("second pass"),
+        0
+    );
+
+    // n2 enters FIPS mode: the status is written again; NodesCompliant moves (with a new
+    // transition time), WorkloadsCompliant keeps its time and the violation its `since`.
+    put(
+        &mut w.statuses,
+        fips_status("n2", true, "2026-11-26T10:01:30Z"),
+    );
+    let at: Timestamp = "2026-11-26T10:02:00Z".parse().expect("time");
+    let (r, again) = tokio::join!(
+        status::reconcile_policies(&ctx, at),
+        server.apply_onto(&enforce)
+    );
+    assert_eq!(r.expect("third pass"), 1);
+    let (old, new) = (&first.body["status"], &again.body["status"]);
+    assert_eq!(new["nodes"]["summary"], "2/2");
+    assert_eq!(condition(new, "NodesCompliant")["status"], "True");
+    assert_eq!(
+        condition(new, "NodesCompliant")["lastTransitionTime"],
+        "2026-11-26T10:02:00Z"
+    );
+    assert_eq!(
+        condition(new, "WorkloadsCompliant")["lastTransitionTime"],
+        condition(old, "WorkloadsCompliant")["lastTransitionTime"]
+    );
+    assert_eq!(new["violations"][0]["since"], NOW);
+}
+
+#[tokio::test]
+async fn a_stale_probe_report_does_not_count_as_fips() {
+    let (ctx, mut w, mut server) = context();
+    put(&mut w.nodes, node("n1", json!({})));
+    // Probed 20 minutes ago; the default allows 15.
+    put(
+        &mut w.statuses,
+        fips_status("n1", true, "2026-11-26T09:40:00Z"),
+    );
+    let p = policy("p", json!({"mode": "Warn"}));
+    put(&mut w.policies, p.clone());
+    let (r, seen) = tokio::join!(
+        status::reconcile_policies(&ctx, now()),
+        server.apply_onto(&p)
+    );
+    r.expect("reconcile");
+    assert_eq!(seen.body["status"]["nodes"]["summary"], "0/1");
+}
+
+#[tokio::test]
+async fn nodes_get_the_label_and_the_taint_the_strictest_policy_asks_for() {
+    let (ctx, mut w, mut server) = context();
+    put(&mut w.nodes, node("a-fips", json!({"pool": "fips"})));
+    put(&mut w.nodes, node("b-off", json!({"pool": "fips"})));
+    put(&mut w.nodes, node("c-unprobed", json!({"pool": "fips"})));
+    put(
+        &mut w.nodes,
+        node(
+            "d-other",
+            json!({"pool": "batch", "fips.operator.dev/enabled": "true"}),
+        ),
+    );
+    let mut labelled = node(
+        "e-done",
+        json!({"pool": "fips", "fips.operator.dev/enabled": "true"}),
+    );
+    labelled["spec"] = json!({"taints": []});
+    put(&mut w.nodes, labelled);
+    let mut was_fips = node(
+        "f-left",
+        json!({"pool": "fips", "fips.operator.dev/enabled": "true"}),
+    );
+    was_fips["spec"] =
+        json!({"taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}]});
+    put(&mut w.nodes, was_fips);
+    put(
+        &mut w.statuses,
+        fips_status("a-fips", true, "2026-11-26T09:59:00Z"),
+    );
+    put(
+        &mut w.statuses,
+        fips_status("b-off", false, "2026-11-26T09:59:00Z"),
+    );
+    put(
+        &mut w.statuses,
+        fips_status("e-done", true, "2026-11-26T09:59:00Z"),
+    );
+    put(
+        &mut w.statuses,
+        fips_status("f-left", false, "2026-11-26T09:59:00Z"),
+    );
+    // Label everywhere in the fips pool; one policy asks for the taint: the strictest wins.
+    put(
+        &mut w.policies,
+        policy(
+            "label",
+            json!({"mode": "Audit", "nodeSelector": {"matchLabels": {"pool": "fips"}}}),
+        ),
+    );
+    put(
+        &mut w.policies,
+        policy(
+            "taint",
+            json!({"mode": "Enforce", "nodeAction": "Taint",
+        "nodeSelector": {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["fips"]}]}}),
+        ),
+    );
+
+    let (r, seen) = tokio::join!(nodes::reconcile_nodes(&ctx, now()), async {
+        let mut seen = Vec::new();
+        for _ in 0..7 {
+            seen.push(server.echo().await);
+        }
+        seen
+    });
+    assert_eq!(r.expect("reconcile"), 5, "e-done is already right");
+    let patch = |i: usize, name: &str| {
+        let s: &support::mock_api::Seen = &seen[i];
+        assert_eq!(
+            (s.method.as_str(), s.path.as_str()),
+            ("PATCH", format!("/api/v1/nodes/{name}").as_str())
+        );
+        assert_eq!(s.content_type, "application/merge-patch+json");
+        s.body.clone()
+    };
+    assert_eq!(
+        patch(0, "a-fips"),
+        json!({"metadata": {"resourceVersion": "7",
+        "labels": {"fips.operator.dev/enabled": "true"}}})
+    );
+    assert_eq!(
+        patch(1, "b-off"),
+        json!({"metadata": {"resourceVersion": "7",
+        "labels": {"fips.operator.dev/enabled": "false"}},
+        "spec": {"taints": [{"key": "fips.operator.dev/not-fips", "effect": "NoSchedule"}]}})
+    );
+    // A node proven not FIPS gets an event.
+    assert_eq!(seen[2].method, "POST");
+    assert_eq!(
+        seen[2].path,
+        "/apis/events.k8s.io/v1/namespaces/default/events"
+    );
+    assert_eq!(seen[2].body["reason"], "NodeNotFips");
+    assert_eq!(seen[2].body["type"], "Warning");
+    assert_eq!(seen[2].body["regarding"]["name"], "b-off");
+    assert!(seen[2].body["note"]
+        .as_str()
+        .expect("note")
+        .contains("fips_enabled = 0"));
+    // Not probed yet: labelled false, but not tainted (it may simply be new).
+    assert_eq!(
+        patch(3, "c-unprobed"),
+        json!({"metadata": {"resourceVersion": "7",
+        "labels": {"fips.operator.dev/enabled": "false"}}})
+    );
+    // No policy selects it any more: the operator's label goes.
+    assert_eq!(
+        patch(4, "d-other"),
+        json!({"metadata": {"resourceVersion": "7",
+        "labels": {"fips.operator.dev/enabled": null}}})
+    );
+    // Left FIPS mode: label flips, the taint joins the taints someone else set, and an event.
+    assert_eq!(
+        patch(5, "f-left"),
+        json!({"metadata": {"resourceVersion": "7",
+        "labels": {"fips.operator.dev/enabled": "false"}},
+        "spec": {"taints": [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"},
+                            {"key": "fips.operator.dev/not-fips", "effect": "NoSchedule"}]}})
+    );
+    assert_eq!(seen[6].body["regarding"]["name"], "f-left");
+    assert_eq!(seen[6].body["reason"], "NodeNotFips");
+}
+
+#[tokio::test]
+async fn a_node_back_in_fips_mode_loses_the_taint() {
+    let (ctx, mut w, mut server) = context();
+    let mut n = node("n1", json!({"fips.operator.dev/enabled": "false"}));
+    n["spec"] = json!({"taints": [{"key": "fips.operator.dev/not-fips", "effect": "NoSchedule"}]});
+    put(&mut w.nodes, n);
+    put(
+        &mut w.statuses,
+        fips_status("n1", true, "2026-11-26T09:59:00Z"),
+    );
+    put(
+        &mut w.policies,
+        policy("taint", json!({"mode": "Enforce", "nodeAction": "Taint"})),
+    );
+    let (r, seen) = tokio::join!(nodes::reconcile_nodes(&ctx, now()), server.echo());
+    assert_eq!(r.expect("reconcile"), 1);
+    assert_eq!(
+        seen.body,
+        json!({"metadata": {"resourceVersion": "7",
+        "labels": {"fips.operator.dev/enabled": "true"}}, "spec": {"taints": []}})
+    );
+}
+
+#[tokio::test]
+async fn a_conflicting_node_write_is_an_error_naming_the_node() {
+    let (ctx, mut w, mut server) = context();
+    put(&mut w.nodes, node("n1", json!({})));
+    put(&mut w.policies, policy("p", json!({"mode": "Audit"})));
+    let (r, _) = tokio::join!(nodes::reconcile_nodes(&ctx, now()), server.answer_with(
+        http::StatusCode::CONFLICT,
+        |_| json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409,
+                   "message": "the object has been modified"})));
+    let e = r.expect_err("a 409 is reported");
+    assert!(e.to_string().contains("node n1"), "{e}");
+}
+
+#[tokio::test]
+async fn the_probe_daemonset_is_applied_owned_by_the_policies() {
+    let (ctx, mut w, mut server) = context();
+    put(
+        &mut w.policies,
+        policy(
+            "a",
+            json!({"mode": "Enforce", "nodeSelector": {"matchLabels": {"pool": "fips"}}}),
+        ),
+    );
+    put(
+        &mut w.policies,
+        policy(
+            "b",
+            json!({"mode": "Audit",
+        "nodeSelector": {"matchExpressions": [{"key": "tier", "operator": "Exists"}]}}),
+        ),
+    );
+    let (r, seen) = tokio::join!(daemonset::reconcile_daemonset(&ctx), server.echo());
+    assert!(r.expect("apply"));
+    assert_eq!(seen.method, "PATCH");
+    assert_eq!(
+        seen.path,
+        "/apis/apps/v1/namespaces/fips-operator/daemonsets/fips-operator-probe"
+    );
+    assert!(
+        seen.query.contains("fieldManager=fips-operator-controller")
+            && seen.query.contains("force=true")
+    );
+    let ds = &seen.body;
+    assert_eq!(ds["apiVersion"], "apps/v1");
+    assert_eq!(ds["kind"], "DaemonSet");
+    assert_eq!(
+        ds["metadata"]["ownerReferences"],
+        json!([
+        {"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsPolicy", "name": "a", "uid": "uid-a"},
+        {"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsPolicy", "name": "b", "uid": "uid-b"}])
+    );
+    let pod = &ds["spec"]["template"]["spec"];
+    assert_eq!(pod["hostPID"], true);
+    assert_eq!(pod["serviceAccountName"], "fips-operator-probe");
+    assert_eq!(pod["tolerations"], json!([{"operator": "Exists"}]));
+    assert_eq!(
+        pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+            ["nodeSelectorTerms"],
+        json!([
+        {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["fips"]}]},
+        {"matchExpressions": [{"key": "tier", "operator": "Exists"}]}])
+    );
+    let c = &pod["containers"][0];
+    assert_eq!(c["image"], "registry.example/fips-operator:0.1.0");
+    assert_eq!(c["securityContext"]["privileged"], false);
+    assert_eq!(
+        c["securityContext"]["capabilities"],
+        json!({"add": ["SYS_PTRACE", "DAC_READ_SEARCH"], "drop": ["ALL"]})
+    );
+    assert!(c["volumeMounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .all(|m| m["readOnly"] == true));
+
+    // Once it exists and nothing changed, it is not applied again.
+    put(&mut w.daemonsets, {
+        let mut d = ds.clone();
+        d["metadata"]["uid"] = "ds-uid".into();
+        d
+    });
+    assert!(!daemonset::reconcile_daemonset(&ctx).await.expect("no-op"));
+
+    // A policy without a node selector means every node: no affinity at all.
+    put(&mut w.policies, policy("c", json!({"mode": "Warn"})));
+    let (r, seen) = tokio::join!(daemonset::reconcile_daemonset(&ctx), server.echo());
+    assert!(r.expect("apply"));
+    assert!(
+        seen.body["spec"]["template"]["spec"]
+            .get("affinity")
+            .is_none(),
+        "{:#}",
+        seen.body
+    );
+    assert_eq!(
+        seen.body["metadata"]["ownerReferences"]
+            .as_array()
+            .expect("owners")
+            .len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn without_policies_there_is_no_daemonset_to_apply() {
+    let (ctx, _w, _server) = context();
+    assert!(!daemonset::reconcile_daemonset(&ctx)
+        .await
+        .expect("nothing to do"));
+}
