@@ -15,6 +15,8 @@ mod run;
 pub mod scan_queue;
 pub mod server;
 pub mod status;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -223,6 +225,7 @@ pub struct Context {
 
 impl Context {
     pub fn new(client: Client, stores: Stores, settings: Settings, instance: String) -> Context {
+        crate::install_crypto_provider();
         let recorder = Recorder::new(
             client.clone(),
             Reporter {

@@ -31,6 +31,8 @@ use crate::policy::ImagePolicy;
 
 /// Caps that keep a report far below etcd's 1.5 MiB object limit.
 const MAX_LISTED_BINARIES: usize = 200;
+/// Bytes of listed binaries (paths, modules, evidence) in one report.
+const MAX_LISTED_BYTES: usize = 256 * 1024;
 const MAX_EVIDENCE: usize = 8;
 const MAX_TEXT: usize = 512;
 const MAX_IMAGES: usize = 50;
@@ -253,28 +255,40 @@ pub fn scanned_status(
     let mut summary = ImageSummary::default();
     let mut non_compliant = Vec::new();
     let mut fips_capable = Vec::new();
+    let mut budget = MAX_LISTED_BYTES;
+    let mut truncated = false;
     for b in &scan.binaries {
         summary.binaries += 1;
-        match b.verdict {
+        let list = match b.verdict {
             Verdict::FipsCapable => {
                 summary.fips_capable += 1;
-                fips_capable.push(listed(b));
+                &mut fips_capable
             }
             Verdict::NotFipsCapable => {
                 summary.not_fips_capable += 1;
-                non_compliant.push(listed(b));
+                &mut non_compliant
             }
             Verdict::Unknown => {
                 summary.unknown += 1;
-                non_compliant.push(listed(b));
+                &mut non_compliant
             }
-            Verdict::NoCrypto => summary.no_crypto += 1,
+            Verdict::NoCrypto => {
+                summary.no_crypto += 1;
+                continue;
+            }
+        };
+        let entry = listed(b);
+        let size = entry.path.len()
+            + entry.module.as_ref().map_or(0, String::len)
+            + entry.evidence.iter().map(|e| e.len() + 4).sum::<usize>()
+            + 64;
+        if list.len() >= MAX_LISTED_BINARIES || size > budget {
+            truncated = true;
+            continue;
         }
+        budget -= size;
+        list.push(entry);
     }
-    let truncated =
-        non_compliant.len() > MAX_LISTED_BINARIES || fips_capable.len() > MAX_LISTED_BINARIES;
-    non_compliant.truncate(MAX_LISTED_BINARIES);
-    fips_capable.truncate(MAX_LISTED_BINARIES);
     let field = |k: &str| {
         scan.image
             .as_ref()

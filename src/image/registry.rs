@@ -172,6 +172,7 @@ impl RegistryStore {
         if is_loopback(&registry) {
             plain_http.push(registry.clone());
         }
+        crate::install_crypto_provider();
         let client = Client::new(ClientConfig {
             protocol: ClientProtocol::HttpsExcept(plain_http),
             read_timeout: Some(TIMEOUT),

@@ -1,0 +1,416 @@
+//! Pure parts of the controller: facts from API objects, node decisions, report statuses,
+//! and the HTTP endpoints (routed directly and over a real socket).
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use hyper::{Method, StatusCode};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
+use super::facts::{digest_of_image_id, node_fips, pod_facts, prune_pod, report_verdict};
+use super::metrics::Metrics;
+use super::nodes::{node_patch, node_wanted, NodeWanted};
+use super::scan_queue::{failed_status, scanned_status};
+use super::server::{route, serve, Health};
+use crate::api::{FipsImageReport, FipsPolicy, FipsStatus};
+use crate::image::ScanReport;
+use crate::inspect::ModuleRegistry;
+use crate::policy::cluster::ImageVerdict;
+use crate::policy::ImagePolicy;
+
+fn from<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+    serde_json::from_value(v).expect("object")
+}
+
+const NOW: &str = "2026-11-26T10:00:00Z";
+
+#[test]
+fn image_ids_in_every_runtime_shape_give_the_digest() {
+    let hex = "ab".repeat(32);
+    for id in [
+        format!("docker.io/library/nginx@sha256:{hex}"),
+        format!("docker-pullable://nginx@sha256:{hex}"),
+        format!("sha256:{hex}"),
+    ] {
+        assert_eq!(
+            digest_of_image_id(&id),
+            Some(format!("sha256:{hex}")),
+            "{id}"
+        );
+    }
+    for bad in ["", "nginx:1.25", "sha256:abc", &format!("sha512:{hex}")] {
+        assert_eq!(digest_of_image_id(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn a_node_is_fips_only_on_a_fresh_probe_report_that_says_so() {
+    let now: Timestamp = NOW.parse().expect("time");
+    let stale = SignedDuration::from_mins(15);
+    let status = |enabled: Option<bool>, at: &str| -> FipsStatus {
+        from(
+            json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsStatus",
+            "metadata": {"name": "n"}, "spec": {"nodeName": "n"},
+            "status": {"kernelFipsEnabled": enabled, "probeTime": at}}),
+        )
+    };
+    assert_eq!(node_fips(None, now, stale), None);
+    assert_eq!(
+        node_fips(
+            Some(&status(Some(true), "2026-11-26T09:50:00Z")),
+            now,
+            stale
+        ),
+        Some(true)
+    );
+    assert_eq!(
+        node_fips(
+            Some(&status(Some(false), "2026-11-26T09:50:00Z")),
+            now,
+            stale
+        ),
+        Some(false)
+    );
+    assert_eq!(
+        node_fips(
+            Some(&status(Some(true), "2026-11-26T09:40:00Z")),
+            now,
+            stale
+        ),
+        None
+    );
+    assert_eq!(
+        node_fips(Some(&status(None, "2026-11-26T09:59:00Z")), now, stale),
+        None
+    );
+    assert_eq!(
+        node_fips(Some(&status(Some(true), "not a time")), now, stale),
+        None
+    );
+}
+
+fn report(outcome: &str, phase: &str, modules: &[&str], truncated: bool) -> FipsImageReport {
+    let capable: Vec<_> = modules
+        .iter()
+        .map(|m| json!({"path": "usr/bin/app", "verdict": "fips-capable", "module": m}))
+        .collect();
+    from(
+        json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsImageReport",
+        "metadata": {"name": "r"}, "spec": {"digest": "sha256:x"},
+        "status": {"phase": phase, "outcome": outcome, "fipsCapable": capable,
+                   "reasons": ["usr/bin/x: not FIPS"], "truncated": truncated}}),
+    )
+}
+
+#[test]
+fn report_verdicts_derive_validation_when_read() {
+    let registry = ModuleRegistry::built_in();
+    let today = super::status::today(NOW.parse().expect("time"));
+    let all = ImagePolicy::default();
+    let strict = ImagePolicy {
+        accept_in_process: false,
+        accept_historical: false,
+    };
+    let v = |r: &FipsImageReport, p| report_verdict(r, p, &registry, today);
+    let certified = report(
+        "compliant",
+        "Scanned",
+        &["go-native v1.0.0-c2097c7c default-on"],
+        false,
+    );
+    assert_eq!(v(&certified, strict), ImageVerdict::Compliant);
+    // openssl 3.0.9's certificate went historical on 2026-09-21: fine by default, refused
+    // by a policy that does not accept historical modules.
+    let historical = report(
+        "compliant",
+        "Scanned",
+        &["openssl 3.0.9 host-driven"],
+        false,
+    );
+    assert_eq!(v(&historical, all), ImageVerdict::Compliant);
+    assert!(
+        matches!(v(&historical, strict), ImageVerdict::NonCompliant(r) if r.contains("openssl 3.0.9 is historical"))
+    );
+    let in_process = report(
+        "compliant",
+        "Scanned",
+        &["go-native v1.26.0 default-on"],
+        false,
+    );
+    assert_eq!(v(&in_process, all), ImageVerdict::Compliant);
+    assert!(matches!(
+        v(&in_process, strict),
+        ImageVerdict::NonCompliant(_)
+    ));
+    let dev = report(
+        "compliant",
+        "Scanned",
+        &["go-native latest default-on"],
+        false,
+    );
+    assert!(matches!(v(&dev, all), ImageVerdict::NonCompliant(r) if r.contains("unvalidated")));
+    let unknown_module = report("compliant", "Scanned", &["mystery-fips 1.0 always"], false);
+    assert_eq!(v(&unknown_module, all), ImageVerdict::Unknown);
+    // Cut lists cannot be re-derived: never compliant.
+    let cut = report(
+        "compliant",
+        "Scanned",
+        &["go-native v1.0.0-c2097c7c default-on"],
+        true,
+    );
+    assert_eq!(v(&cut, all), ImageVerdict::Unknown);
+    assert_eq!(
+        v(&report("compliant", "Pending", &[], false), all),
+        ImageVerdict::Unknown
+    );
+    assert_eq!(
+        v(&report("unknown", "Failed", &[], false), all),
+        ImageVerdict::Unknown
+    );
+    assert_eq!(
+        v(&report("non-compliant", "Scanned", &[], false), all),
+        ImageVerdict::NonCompliant("usr/bin/x: not FIPS".into())
+    );
+}
+
+#[test]
+fn pruned_pods_keep_what_decisions_need() {
+    let hex = "cd".repeat(32);
+    let mut pod: Pod = from(json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "apps", "annotations": {"big": "x".repeat(10_000)},
+                     "managedFields": [{"manager": "kubectl"}]},
+        "spec": {"nodeName": "n1", "serviceAccountName": "sa", "imagePullSecrets": [{"name": "regcred"}],
+                 "initContainers": [{"name": "init", "image": "reg/init:1", "command": ["sh"]}],
+                 "containers": [{"name": "main", "image": "reg/app:1", "env": [{"name": "A", "value": "b"}],
+                                 "args": ["--x"], "ports": [{"containerPort": 80}]}],
+                 "ephemeralContainers": [{"name": "debug", "image": "reg/debug:1"}],
+                 "volumes": [{"name": "v", "emptyDir": {}}]},
+        "status": {"containerStatuses": [{"name": "main", "image": "reg/app:1", "imageID": format!("reg/app@sha256:{hex}"),
+                   "ready": true, "restartCount": 0, "state": {"running": {}}}],
+                   "conditions": [{"type": "Ready", "status": "True"}]}}));
+    prune_pod(&mut pod);
+    let text = serde_json::to_string(&pod).expect("json");
+    for gone in [
+        "big",
+        "managedFields",
+        "command",
+        "env",
+        "ports",
+        "volumes",
+        "conditions",
+        "running",
+    ] {
+        assert!(!text.contains(gone), "{gone} left in {text}");
+    }
+    let facts = pod_facts(&pod);
+    let seen: Vec<_> = facts
+        .containers
+        .iter()
+        .map(|c| (c.name.as_str(), c.image.as_str(), c.digest.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("init", "reg/init:1", None),
+            ("main", "reg/app:1", Some(format!("sha256:{hex}"))),
+            ("debug", "reg/debug:1", None),
+        ]
+    );
+    let spec = pod.spec.expect("spec");
+    assert_eq!(spec.node_name.as_deref(), Some("n1"));
+    assert_eq!(spec.service_account_name.as_deref(), Some("sa"));
+    assert_eq!(spec.image_pull_secrets.expect("secrets")[0].name, "regcred");
+}
+
+#[test]
+fn node_actions_combine_strictest_first() {
+    let node: Node = from(json!({"metadata": {"name": "n", "labels": {"pool": "a"}}}));
+    let policy = |action: &str, pool: &str| -> Arc<FipsPolicy> {
+        Arc::new(from(
+            json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsPolicy",
+            "metadata": {"name": format!("{action}-{pool}")},
+            "spec": {"mode": "Audit", "nodeAction": action, "nodeSelector": {"matchLabels": {"pool": pool}}}}),
+        ))
+    };
+    let none = NodeWanted {
+        label: None,
+        taint: false,
+    };
+    assert_eq!(node_wanted(&node, Some(false), &[]), none);
+    assert_eq!(
+        node_wanted(&node, Some(false), &[policy("Taint", "b")]),
+        none,
+        "not selected"
+    );
+    assert_eq!(
+        node_wanted(&node, Some(false), &[policy("None", "a")]),
+        none
+    );
+    let label = [policy("Label", "a"), policy("None", "a")];
+    assert_eq!(
+        node_wanted(&node, Some(true), &label),
+        NodeWanted {
+            label: Some("true"),
+            taint: false
+        }
+    );
+    assert_eq!(
+        node_wanted(&node, None, &label),
+        NodeWanted {
+            label: Some("false"),
+            taint: false
+        }
+    );
+    let taint = [policy("Label", "a"), policy("Taint", "a")];
+    assert_eq!(
+        node_wanted(&node, Some(false), &taint),
+        NodeWanted {
+            label: Some("false"),
+            taint: true
+        }
+    );
+    assert_eq!(
+        node_wanted(&node, None, &taint),
+        NodeWanted {
+            label: Some("false"),
+            taint: false
+        },
+        "unprobed: no taint"
+    );
+    assert_eq!(
+        node_wanted(&node, Some(true), &taint),
+        NodeWanted {
+            label: Some("true"),
+            taint: false
+        }
+    );
+    // Already in line: no patch.
+    let done: Node =
+        from(json!({"metadata": {"name": "n", "labels": {"fips.operator.dev/enabled": "true"}}}));
+    assert_eq!(
+        node_patch(
+            &done,
+            NodeWanted {
+                label: Some("true"),
+                taint: false
+            }
+        ),
+        None
+    );
+}
+
+fn scan_report(binaries: usize) -> ScanReport {
+    let b: Vec<_> = (0..binaries)
+        .map(|i| json!({"path": format!("usr/bin/b{i}"), "verdict": "not-fips-capable", "role": "consumer",
+                        "module": null, "evidence": vec!["e".repeat(2_000); 20], "warnings": []}))
+        .collect();
+    from(
+        json!({"target": "reg/app:1", "outcome": "non-compliant", "reasons": ["usr/bin/b0: no"],
+        "image": {"digest": "sha256:m", "index_digest": "sha256:i", "platform": "linux/amd64", "os": "Debian 12"},
+        "binaries": b, "skipped": []}),
+    )
+}
+
+#[test]
+fn report_statuses_stay_small_and_say_when_they_were_cut() {
+    let now: Timestamp = NOW.parse().expect("time");
+    let images = BTreeSet::from(["reg/app:1".to_string()]);
+    let s = scanned_status(&scan_report(5_000), &images, now);
+    assert_eq!(s.summary.binaries, 5_000);
+    assert_eq!(s.summary.not_fips_capable, 5_000);
+    assert!(s.truncated);
+    assert!(s.non_compliant.len() <= 200);
+    let bytes = serde_json::to_vec(&s).expect("json").len();
+    assert!(
+        bytes < 300 * 1024,
+        "{bytes} bytes: must stay far below etcd's 1.5 MiB"
+    );
+    assert_eq!(s.index_digests, vec!["sha256:i".to_string()]);
+    assert_eq!(s.os.as_deref(), Some("Debian 12"));
+    let small = scanned_status(&scan_report(3), &images, now);
+    assert!(!small.truncated);
+    assert_eq!(small.non_compliant.len(), 3);
+    let f = failed_status("registry said 404", &images, "linux/arm64", now);
+    assert_eq!(f.outcome.as_deref(), Some("unknown"));
+    assert_eq!(f.reason.as_deref(), Some("registry said 404"));
+}
+
+fn health(ready: bool) -> Health {
+    Health {
+        metrics: Arc::new(Metrics::default()),
+        ready: Arc::new(AtomicBool::new(ready)),
+    }
+}
+
+#[test]
+fn endpoints_answer_by_route() {
+    let h = health(false);
+    assert_eq!(route(&Method::GET, "/live", &h).0, StatusCode::OK);
+    assert_eq!(
+        route(&Method::GET, "/ready", &h).0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    h.ready.store(true, Ordering::Release);
+    assert_eq!(route(&Method::GET, "/ready", &h).0, StatusCode::OK);
+    assert_eq!(
+        route(&Method::POST, "/ready", &h).0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(route(&Method::GET, "/nope", &h).0, StatusCode::NOT_FOUND);
+    h.metrics
+        .observe_reconcile("nodes", std::time::Duration::from_millis(3), true);
+    h.metrics.count_scan("non-compliant");
+    let (status, content_type, body) = route(&Method::GET, "/metrics", &h);
+    assert_eq!(status, StatusCode::OK);
+    assert!(content_type.starts_with("application/openmetrics-text"));
+    for line in [
+        "fips_operator_reconcile_errors_total{reconciler=\"nodes\"} 1",
+        "fips_operator_image_scans_total{outcome=\"non-compliant\"} 1",
+        "fips_operator_scan_queue_depth 0",
+        "fips_operator_reconcile_duration_seconds_count{reconciler=\"nodes\"} 1",
+    ] {
+        assert!(body.contains(line), "{line} missing from\n{body}");
+    }
+}
+
+#[tokio::test]
+async fn endpoints_over_a_real_socket_and_a_graceful_stop() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let h = health(false);
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let server = tokio::spawn(serve(listener, h.clone(), {
+        let s = stop.clone();
+        async move { s.notified().await }
+    }));
+    let get = |path: &'static str| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).await.expect("read");
+        out
+    };
+    assert!(get("/ready").await.starts_with("HTTP/1.1 503"));
+    h.ready.store(true, Ordering::Release);
+    assert!(get("/ready").await.starts_with("HTTP/1.1 200"));
+    assert!(get("/metrics").await.contains("fips_operator_leader"));
+    stop.notify_one();
+    tokio::time::timeout(std::time::Duration::from_secs(6), server)
+        .await
+        .expect("stops")
+        .expect("no panic");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the listener is closed"
+    );
+}
