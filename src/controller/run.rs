@@ -117,9 +117,9 @@ async fn signal() {
 }
 
 pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
-    let client = Client::try_default()
-        .await
-        .context("no Kubernetes configuration: run in a pod, or set KUBECONFIG")?;
+    let client = Client::try_default().await.map_err(|e| {
+        anyhow::anyhow!("no Kubernetes configuration ({e}); run in a pod, or set KUBECONFIG")
+    })?;
     let (stores, w) = Stores::new();
     let ctx = Context::new(
         client.clone(),
