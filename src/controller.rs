@@ -221,6 +221,9 @@ pub struct Context {
     pub registry: Arc<ModuleRegistry>,
     /// The probe DaemonSet as last applied: not applied again while unchanged and present.
     pub applied_daemonset: Arc<std::sync::Mutex<Option<serde_json::Value>>>,
+    /// Whether this replica may write (it holds the Lease). `run` keeps it current; a
+    /// context built by hand (tests, one-shot tools) may write.
+    pub leader: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Context {
@@ -241,6 +244,7 @@ impl Context {
             recorder,
             registry: Arc::new(ModuleRegistry::built_in()),
             applied_daemonset: Arc::default(),
+            leader: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         }
     }
 }

@@ -339,3 +339,39 @@ async fn pending_reports_stale_versions_and_workload_templates_are_queued() {
         "{reqs:#?}"
     );
 }
+
+#[tokio::test]
+async fn losing_the_lease_forgets_the_queue() {
+    let (ctx, mut w, _server) = context();
+    put(
+        &mut w.pods,
+        pod(
+            "apps",
+            "a",
+            "reg.example/a:1",
+            &format!("sha256:{}", "5".repeat(64)),
+            None,
+        ),
+    );
+    put(
+        &mut w.pods,
+        pod(
+            "apps",
+            "b",
+            "reg.example/b:1",
+            &format!("sha256:{}", "6".repeat(64)),
+            None,
+        ),
+    );
+    let queue = ScanQueue::default();
+    let requests = scan_requests(&ctx.stores, "linux/amd64", &Default::default());
+    assert_eq!(queue.offer(requests.clone()), 2);
+    assert_eq!(queue.depth(), 2);
+    queue.clear();
+    assert_eq!(queue.depth(), 0);
+    assert_eq!(
+        queue.offer(requests),
+        2,
+        "the next holder (or this one, later) queues them again"
+    );
+}

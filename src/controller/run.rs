@@ -243,6 +243,7 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("lease {}/{}", ctx.settings.namespace, opts.lease_name))?;
     let (mut leader, lease_task) = lease.watch().await;
+    ctx.leader.store(*leader.borrow(), Ordering::Release);
 
     let queue = Arc::new(ScanQueue::default());
     let workers = tokio::spawn(queue.clone().run(ctx.clone(), {
@@ -264,7 +265,11 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
                     break;
                 }
                 let is = *leader.borrow();
+                ctx.leader.store(is, Ordering::Release);
                 ctx.metrics.leader.set(i64::from(is));
+                if !is {
+                    queue.clear();
+                }
                 tracing::info!(leader = is, identity = %opts.identity, "leadership changed");
             }
         }

@@ -5,6 +5,7 @@
 //! backoff; a scan that keeps failing is recorded in the report as `Failed` (outcome unknown).
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -425,6 +426,15 @@ impl ScanQueue {
         self.lock().busy.len()
     }
 
+    /// Forgets everything queued (not what is in flight): on losing the Lease.
+    pub fn clear(&self) {
+        let mut st = self.lock();
+        let dropped: Vec<ScanRequest> = st.queued.drain(..).collect();
+        for r in dropped {
+            st.busy.remove(&r.key);
+        }
+    }
+
     fn take(&self) -> Option<ScanRequest> {
         self.lock().queued.pop_front()
     }
@@ -490,6 +500,11 @@ async fn process(queue: &ScanQueue, ctx: &Context, req: &ScanRequest) -> Option<
     ctx.metrics
         .scan_seconds
         .observe(started.elapsed().as_secs_f64());
+    if !ctx.leader.load(Ordering::Acquire) {
+        // Leadership moved during the scan: the new holder scans it again.
+        tracing::info!(image = %req.reference, "no longer the lease holder; scan result dropped");
+        return None;
+    }
     let now = Timestamp::now();
     match result {
         Ok(scan) => {
