@@ -35,7 +35,7 @@ use crate::inspect::ModuleRegistry;
 use crate::policy::cluster::{ClusterFacts, NamespaceFacts};
 use crate::policy::ImagePolicy;
 
-pub use run::{reconcile_all, run, RunOptions};
+pub use run::{lease_held, reconcile_all, run, RunOptions};
 
 /// The field manager of every write the controller makes.
 pub const MANAGER: &str = "fips-operator-controller";
@@ -162,12 +162,13 @@ impl Stores {
         )
     }
 
-    /// FipsStatus objects by node name.
+    /// FipsStatus objects by node name: a FipsStatus is named after its node (DESIGN §3), so
+    /// the name decides, never a field someone else could set.
     pub fn statuses_by_node(&self) -> HashMap<String, Arc<FipsStatus>> {
         self.statuses
             .state()
             .into_iter()
-            .map(|s| (s.spec.node_name.clone(), s))
+            .map(|s| (s.name_any(), s))
             .collect()
     }
 
@@ -246,6 +247,16 @@ impl Context {
             applied_daemonset: Arc::default(),
             leader: Arc::new(std::sync::atomic::AtomicBool::new(true)),
         }
+    }
+}
+
+impl Context {
+    /// Makes the next pass apply the probe DaemonSet again, even if unchanged.
+    pub fn forget_applied_daemonset(&self) {
+        *self
+            .applied_daemonset
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = None;
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod cli;
 pub mod controller;
+pub mod host;
 pub mod image;
 pub mod inspect;
 pub mod policy;

@@ -56,7 +56,7 @@ fn node(name: &str, labels: Value) -> Value {
 fn fips_status(node: &str, enabled: bool, probe_time: &str) -> Value {
     json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsStatus",
            "metadata": {"name": node}, "spec": {"nodeName": node},
-           "status": {"kernelFipsEnabled": enabled, "probeVersion": "0.1.0", "probeTime": probe_time}})
+           "status": {"kernelFipsEnabled": enabled, "cmdlineFips": enabled, "probeVersion": "0.1.0", "probeTime": probe_time}})
 }
 
 fn namespace(name: &str) -> Value {
@@ -156,6 +156,14 @@ fn cluster(w: &mut StoreWriters) {
     );
 }
 
+/// A reconcile that must send nothing: with no API server answering, a request would hang,
+/// so it is bounded to one second.
+async fn quiet<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(1), f)
+        .await
+        .expect("the reconciler sent a request although nothing changed")
+}
+
 fn condition<'a>(status: &'a Value, kind: &str) -> &'a Value {
     status["conditions"]
         .as_array()
@@ -228,7 +236,9 @@ async fn policy_status_is_applied_with_counts_violations_and_conditions() {
         "1 of 2 selected nodes are not in FIPS mode"
     );
     assert_eq!(condition(s, "WorkloadsCompliant")["status"], "False");
-    assert_eq!(condition(s, "Reconciling")["status"], "False");
+    // kstatus: still reconciling while an image waits for its verdict.
+    assert_eq!(condition(s, "Reconciling")["status"], "True");
+    assert_eq!(condition(s, "Reconciling")["reason"], "ScansPending");
     assert_eq!(condition(s, "Stalled")["status"], "False");
 
     // The policy that refuses in-process modules: only n1 is selected (and in FIPS mode), and
@@ -269,7 +279,7 @@ async fn an_unchanged_policy_status_is_not_written_again() {
     // A minute later nothing changed: no request at all, and transition times stay.
     let later: Timestamp = "2026-11-26T10:01:00Z".parse().expect("time");
     assert_eq!(
-        status::reconcile_policies(&ctx, later)
+        quiet(status::reconcile_policies(&ctx, later))
             .await
             .expect("second pass"),
         0
@@ -416,10 +426,12 @@ async fn nodes_get_the_label_and_the_taint_the_strictest_policy_asks_for() {
     assert_eq!(seen[2].body["reason"], "NodeNotFips");
     assert_eq!(seen[2].body["type"], "Warning");
     assert_eq!(seen[2].body["regarding"]["name"], "b-off");
-    assert!(seen[2].body["note"]
-        .as_str()
-        .expect("note")
-        .contains("fips_enabled = 0"));
+    assert_eq!(
+        seen[2].body["note"],
+        "node b-off is not in FIPS mode: the probe at 2026-11-26T09:59:00Z found the kernel FIPS \
+         flag off, fips=1 on the command line off, crypto policy none; boot it with fips=1; \
+         tainted fips.operator.dev/not-fips:NoSchedule"
+    );
     // Not probed yet: labelled false, but not tainted (it may simply be new).
     assert_eq!(
         patch(3, "c-unprobed"),
@@ -465,6 +477,32 @@ async fn a_node_back_in_fips_mode_loses_the_taint() {
         json!({"metadata": {"resourceVersion": "7",
         "labels": {"fips.operator.dev/enabled": "true"}}, "spec": {"taints": []}})
     );
+}
+
+#[tokio::test]
+async fn a_node_that_cannot_be_written_does_not_hold_up_the_others() {
+    let (ctx, mut w, mut server) = context();
+    put(&mut w.nodes, node("a", json!({})));
+    put(&mut w.nodes, node("b", json!({})));
+    put(&mut w.policies, policy("p", json!({"mode": "Audit"})));
+    let conflict = |_: &support::mock_api::Seen| {
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict",
+               "code": 409, "message": "the object has been modified"})
+    };
+    let (r, (first, second)) = tokio::join!(nodes::reconcile_nodes(&ctx, now()), async {
+        let a = server
+            .answer_with(http::StatusCode::CONFLICT, conflict)
+            .await;
+        let b = server.echo().await;
+        (a, b)
+    });
+    assert_eq!(first.path, "/api/v1/nodes/a");
+    assert_eq!(
+        second.path, "/api/v1/nodes/b",
+        "b is written although a failed"
+    );
+    let e = r.expect_err("the failure is still reported");
+    assert!(e.to_string().contains("node a"), "{e}");
 }
 
 #[tokio::test]
@@ -548,7 +586,23 @@ async fn the_probe_daemonset_is_applied_owned_by_the_policies() {
         d["metadata"]["uid"] = "ds-uid".into();
         d
     });
-    assert!(!daemonset::reconcile_daemonset(&ctx).await.expect("no-op"));
+    assert!(!quiet(daemonset::reconcile_daemonset(&ctx))
+        .await
+        .expect("no-op"));
+
+    // Someone swaps the probe image on the live DaemonSet: it is applied again.
+    put(&mut w.daemonsets, {
+        let mut d = ds.clone();
+        d["metadata"]["uid"] = "ds-uid".into();
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = "evil.example/probe:1".into();
+        d
+    });
+    let (r, again) = tokio::join!(daemonset::reconcile_daemonset(&ctx), server.echo());
+    assert!(r.expect("re-applied"));
+    assert_eq!(
+        again.body["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.example/fips-operator:0.1.0"
+    );
 
     // A policy without a node selector means every node: no affinity at all.
     put(&mut w.policies, policy("c", json!({"mode": "Warn"})));
@@ -573,7 +627,7 @@ async fn the_probe_daemonset_is_applied_owned_by_the_policies() {
 #[tokio::test]
 async fn without_policies_there_is_no_daemonset_to_apply() {
     let (ctx, _w, _server) = context();
-    assert!(!daemonset::reconcile_daemonset(&ctx)
+    assert!(!quiet(daemonset::reconcile_daemonset(&ctx))
         .await
         .expect("nothing to do"));
 }

@@ -127,7 +127,7 @@ async fn pods_images_are_scanned_once_per_digest_with_their_pull_secret() {
     );
     let requests = scan_requests(&ctx.stores, "linux/amd64", &Default::default());
     assert_eq!(requests.len(), 2, "{requests:#?}");
-    assert_eq!(requests[0].key, good);
+    assert_eq!(requests[0].digest.as_deref(), Some(good.as_str()));
     assert_eq!(
         requests[0].reference,
         format!("{}/team/app@{good}", registry.addr)
@@ -304,11 +304,12 @@ async fn pending_reports_stale_versions_and_workload_templates_are_queued() {
     put(&mut w.pods, p);
 
     let reqs = scan_requests(&ctx.stores, "linux/amd64", &Default::default());
-    let keys: Vec<&str> = reqs.iter().map(|r| r.key.as_str()).collect();
+    let keys: Vec<&str> = reqs.iter().filter_map(|r| r.digest.as_deref()).collect();
     assert!(keys.contains(&d1.as_str()), "pending: {keys:?}");
     assert!(keys.contains(&d2.as_str()), "older scanner: {keys:?}");
     assert!(
-        !keys.contains(&d3.as_str()),
+        reqs.iter()
+            .all(|r| r.digest.as_deref() != Some(d3.as_str())),
         "current report, pinned by digest: {keys:?}"
     );
     // The tag is one request for both workloads, with the Deployment's service account.
@@ -325,11 +326,25 @@ async fn pending_reports_stale_versions_and_workload_templates_are_queued() {
     assert_eq!(arm.platform, "linux/arm64");
     assert_eq!(
         reqs.iter()
-            .find(|r| r.key == d1)
+            .find(|r| r.digest.as_deref() == Some(d1.as_str()))
             .expect("pending")
             .reference,
         format!("reg.example/app@{d1}")
     );
+
+    // A pending report and a pod on the same image: one scan, with the pod's pull secrets.
+    let mut private = pod("apps", "private", "reg.example/app:1", &d1, Some("regcred"));
+    private["spec"]["nodeName"] = "nowhere".into();
+    put(&mut w.pods, private);
+    let reqs = scan_requests(&ctx.stores, "linux/amd64", &Default::default());
+    let pending: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.digest.as_deref() == Some(d1.as_str()))
+        .collect();
+    assert_eq!(pending.len(), 1, "{reqs:#?}");
+    let pending = pending[0];
+    assert_eq!(pending.namespace.as_deref(), Some("apps"));
+    assert_eq!(pending.pull_secrets, vec!["regcred".to_string()]);
 
     // A tag resolved once (to a digest with a current report) is not queued again.
     let tags = [("reg.example/init:2".to_string(), d3.clone())].into();
@@ -374,4 +389,41 @@ async fn losing_the_lease_forgets_the_queue() {
         2,
         "the next holder (or this one, later) queues them again"
     );
+}
+
+#[tokio::test]
+async fn an_index_digest_is_answered_per_platform() {
+    let (ctx, mut w, _server) = context();
+    let index = format!("sha256:{}", "7".repeat(64));
+    let amd = format!("sha256:{}", "8".repeat(64));
+    // The amd64 image of an index was scanned; pods report the index digest.
+    put(
+        &mut w.reports,
+        json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsImageReport",
+        "metadata": {"name": amd.replace(':', "-")}, "spec": {"digest": amd},
+        "status": {"phase": "Scanned", "scannerVersion": fips_operator::image::SCANNER_VERSION,
+                   "indexDigests": [index], "platform": "linux/amd64", "outcome": "compliant"}}),
+    );
+    for (node, arch) in [("amd", "amd64"), ("arm", "arm64")] {
+        put(
+            &mut w.nodes,
+            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node},
+            "status": {"nodeInfo": {"architecture": arch, "operatingSystem": "linux", "bootID": "",
+                "containerRuntimeVersion": "", "kernelVersion": "", "kubeProxyVersion": "", "kubeletVersion": "",
+                "machineID": "", "osImage": "", "systemUUID": ""}}}),
+        );
+        let mut p = pod(
+            "apps",
+            &format!("on-{node}"),
+            "reg.example/multi:1",
+            &index,
+            None,
+        );
+        p["spec"]["nodeName"] = node.into();
+        put(&mut w.pods, p);
+    }
+    let reqs = scan_requests(&ctx.stores, "linux/amd64", &Default::default());
+    assert_eq!(reqs.len(), 1, "{reqs:#?}");
+    assert_eq!(reqs[0].platform, "linux/arm64");
+    assert_eq!(reqs[0].reference, format!("reg.example/multi@{index}"));
 }

@@ -105,6 +105,9 @@ pub struct ImageBinary {
     /// (no validation: that is derived when read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub module: Option<String>,
+    /// Further modules the binary also routes through, in the same form.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub other_modules: Vec<String>,
     #[serde(default)]
     pub evidence: Vec<String>,
 }

@@ -118,6 +118,9 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(controller::run(args.settings(), opts))?;
+    let result = runtime.block_on(controller::run(args.settings(), opts));
+    // Scans still running in blocking threads must not hold the exit until SIGKILL.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    result?;
     Ok(EXIT_COMPLIANT)
 }

@@ -206,11 +206,19 @@ pub async fn reconcile_daemonset(ctx: &Context) -> Result<bool, Error> {
     let mut body = serde_json::to_value(&ds).map_err(|e| Error::Encode(e.to_string()))?;
     body["apiVersion"] = "apps/v1".into();
     body["kind"] = "DaemonSet".into();
+    // Present, and still running our probe image (the cache keeps container images).
     let present = ctx
         .stores
         .daemonsets
         .get(&ObjectRef::new(NAME).within(&ctx.settings.namespace))
-        .is_some();
+        .is_some_and(|live| {
+            live.spec
+                .as_ref()
+                .and_then(|s| s.template.spec.as_ref())
+                .and_then(|s| s.containers.first())
+                .and_then(|c| c.image.as_deref())
+                == Some(ctx.settings.probe_image.as_str())
+        });
     let applied = || {
         ctx.applied_daemonset
             .lock()

@@ -11,13 +11,18 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
 
-use crate::api::{FipsImageReport, FipsStatus, ImageBinary, ImagePhase};
+use crate::api::{FipsImageReport, FipsStatus, ImagePhase};
 use crate::inspect::{Day, ModuleRegistry, Validation};
 use crate::policy::cluster::{ContainerFacts, ImageVerdict, NodeFacts, PodFacts};
 use crate::policy::ImagePolicy;
 
-/// A node is in FIPS mode when its probe said so recently. A FipsStatus older than
-/// `stale_after` proves nothing any more: the node counts as not proven (`None`).
+/// How far ahead of our clock a probe's time may be (clock skew) before it proves nothing.
+const MAX_SKEW: SignedDuration = SignedDuration::from_mins(5);
+
+/// A node is in FIPS mode when its probe said so recently (FIPS-RULES §6): the kernel flag
+/// (H1) and the boot flag (H2) are on, and the crypto policy is FIPS where the distribution
+/// has one (H3). `Some(false)` when the probe shows one of them off; `None` when nothing is
+/// proven: no FipsStatus, a stale or future-dated one, or facts missing from it.
 pub fn node_fips(
     status: Option<&FipsStatus>,
     now: Timestamp,
@@ -25,10 +30,18 @@ pub fn node_fips(
 ) -> Option<bool> {
     let status = status?.status.as_ref()?;
     let seen: Timestamp = status.probe_time.parse().ok()?;
-    if now.duration_since(seen) > stale_after {
+    if now.duration_since(seen) > stale_after || seen.duration_since(now) > MAX_SKEW {
         return None;
     }
-    status.kernel_fips_enabled
+    let policy_ok = status
+        .crypto_policy
+        .as_deref()
+        .is_none_or(|p| p == "FIPS" || p.starts_with("FIPS:"));
+    match (status.kernel_fips_enabled, status.cmdline_fips) {
+        (Some(false), _) | (_, Some(false)) => Some(false),
+        (Some(true), Some(true)) => Some(policy_ok),
+        _ => None,
+    }
 }
 
 pub fn node_facts(
@@ -126,16 +139,14 @@ pub fn report_verdict(
     };
     match (status.phase, status.outcome.as_deref()) {
         (ImagePhase::Scanned, Some("compliant")) => {
-            let overrides = status
-                .fips_capable
-                .iter()
-                .filter_map(|b| module_override(b, policy, registry, today));
+            let overrides = status.fips_capable.iter().flat_map(|b| {
+                b.module
+                    .iter()
+                    .chain(&b.other_modules)
+                    .filter_map(|m| module_override(&b.path, m, policy, registry, today))
+            });
             // A refusal beats an unknown module.
-            if let Some(worst) = overrides.max_by_key(|v| match v {
-                ImageVerdict::NonCompliant(_) => 2,
-                ImageVerdict::Unknown => 1,
-                ImageVerdict::Compliant => 0,
-            }) {
+            if let Some(worst) = overrides.max_by_key(rank) {
                 return worst;
             }
             if status.truncated {
@@ -159,12 +170,12 @@ pub fn report_verdict(
 /// module is still acceptable, else the verdict the image gets instead (non-compliant for a
 /// refused or lapsed module, unknown for a module the registry no longer knows).
 fn module_override(
-    binary: &ImageBinary,
+    path: &str,
+    module: &str,
     policy: ImagePolicy,
     registry: &ModuleRegistry,
     today: Day,
 ) -> Option<ImageVerdict> {
-    let module = binary.module.as_deref()?;
     let mut words = module.split_whitespace();
     let (name, version) = (words.next()?, words.next()?);
     if version == "-" {
@@ -186,8 +197,7 @@ fn module_override(
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default();
         ImageVerdict::NonCompliant(format!(
-            "{}: module {name} {version} is {word} today, and the policy does not accept it",
-            binary.path
+            "{path}: module {name} {version} is {word} today, and the policy does not accept it"
         ))
     })
 }
@@ -200,17 +210,31 @@ pub fn image_verdicts(
     registry: &ModuleRegistry,
     today: Day,
 ) -> HashMap<String, ImageVerdict> {
-    let mut out = HashMap::new();
+    let mut out: HashMap<String, ImageVerdict> = HashMap::new();
     for r in reports {
         let verdict = report_verdict(r, policy, registry, today);
         if let Some(status) = &r.status {
+            // An index digest leads to one report per platform: a pod known only by the index
+            // gets the worst of them, never another platform's "compliant" alone.
             for d in &status.index_digests {
-                out.insert(d.clone(), verdict.clone());
+                let worst = match out.remove(d) {
+                    Some(prev) if rank(&prev) >= rank(&verdict) => prev,
+                    _ => verdict.clone(),
+                };
+                out.insert(d.clone(), worst);
             }
         }
         out.insert(r.spec.digest.clone(), verdict);
     }
     out
+}
+
+fn rank(v: &ImageVerdict) -> u8 {
+    match v {
+        ImageVerdict::Compliant => 0,
+        ImageVerdict::Unknown => 1,
+        ImageVerdict::NonCompliant(_) => 2,
+    }
 }
 
 /// Keeps only what decisions and scans need from a Pod: name, namespace, labels, owner,

@@ -104,6 +104,7 @@ pub async fn reconcile_nodes(ctx: &Context, now: Timestamp) -> Result<usize, Err
         .unwrap_or(SignedDuration::from_hours(24));
     let api: Api<Node> = Api::all(ctx.client.clone());
     let mut patched = 0;
+    let mut first_error = None;
     let mut nodes = ctx.stores.nodes.state();
     nodes.sort_by_key(|n| n.name_any());
     for node in nodes {
@@ -114,21 +115,35 @@ pub async fn reconcile_nodes(ctx: &Context, now: Timestamp) -> Result<usize, Err
         let Some(patch) = node_patch(&node, wanted) else {
             continue;
         };
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        // One node failing (a conflict, a webhook) does not hold up the others.
+        if let Err(e) = api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
-            .map_err(Error::kube(format!(
-                "patching labels/taints of node {name}"
-            )))?;
+        {
+            first_error.get_or_insert(Error::Kube {
+                what: format!("patching labels/taints of node {name}"),
+                source: e,
+            });
+            continue;
+        }
         patched += 1;
         let was = node.labels().get(NODE_FIPS_LABEL).map(String::as_str);
         if fips == Some(false) && was != Some("false") {
-            let kernel = status
-                .and_then(|s| s.status.as_ref())
-                .map(|s| s.probe_time.as_str())
-                .unwrap_or_default();
+            let facts = status.and_then(|s| s.status.as_ref());
+            let word = |v: Option<bool>| match v {
+                Some(true) => "on",
+                Some(false) => "off",
+                None => "not reported",
+            };
             let note = format!(
-                "node {name} is not in FIPS mode: the probe at {kernel} read \
-                 /proc/sys/crypto/fips_enabled = 0; boot it with fips=1{}",
+                "node {name} is not in FIPS mode: the probe at {} found the kernel FIPS flag \
+                 {}, fips=1 on the command line {}, crypto policy {}; boot it with fips=1{}",
+                facts.map_or("?", |s| s.probe_time.as_str()),
+                word(facts.and_then(|s| s.kernel_fips_enabled)),
+                word(facts.and_then(|s| s.cmdline_fips)),
+                facts
+                    .and_then(|s| s.crypto_policy.as_deref())
+                    .unwrap_or("none"),
                 if wanted.taint {
                     "; tainted fips.operator.dev/not-fips:NoSchedule"
                 } else {
@@ -138,7 +153,7 @@ pub async fn reconcile_nodes(ctx: &Context, now: Timestamp) -> Result<usize, Err
             publish(ctx, &*node, "NodeNotFips", "Label", note).await;
         }
     }
-    Ok(patched)
+    first_error.map_or(Ok(patched), Err)
 }
 
 /// Events are best effort: a failure to record one is logged, never fails a reconcile.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use futures::TryStreamExt;
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::reflector::store::Writer;
@@ -33,6 +34,30 @@ pub struct RunOptions {
     pub identity: String,
     /// Seconds a Lease is held without renewal.
     pub lease_seconds: u64,
+}
+
+/// The first wait after a failed pass; it doubles up to the resync period.
+const FIRST_RETRY: Duration = Duration::from_secs(2);
+
+/// True when `lease` names `identity` as holder and its last renewal has not expired.
+pub fn lease_held(lease: &Lease, identity: &str, now: Timestamp) -> bool {
+    let Some(spec) = &lease.spec else {
+        return false;
+    };
+    let (Some(holder), Some(renewed), Some(seconds)) = (
+        spec.holder_identity.as_deref(),
+        spec.renew_time.as_ref(),
+        spec.lease_duration_seconds,
+    ) else {
+        return false;
+    };
+    let until = renewed
+        .0
+        .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(i64::from(
+            seconds,
+        )))
+        .ok();
+    holder == identity && until.is_some_and(|u| u > now)
 }
 
 /// One pass of every reconciler; each is timed and counted on its own, and one failing does
@@ -193,7 +218,7 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
 
     let ready = Arc::new(AtomicBool::new(false));
     {
-        let (stores, ready) = (stores.clone(), ready.clone());
+        let (stores, ready, changed) = (stores.clone(), ready.clone(), changed.clone());
         watches.push(tokio::spawn(async move {
             let s = &stores;
             let all = [
@@ -213,6 +238,8 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
             if all.iter().all(Result::is_ok) {
                 ready.store(true, Ordering::Release);
                 tracing::info!("caches synced; ready");
+                // The first pass, whatever the watches do next.
+                changed.notify_one();
             }
         }));
     }
@@ -254,11 +281,25 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
     let stop = signal();
     futures::pin_mut!(stop);
     let mut resync = tokio::time::interval(ctx.settings.resync);
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ctx.settings.namespace);
+    let mut retry: Option<tokio::time::Instant> = None;
+    let mut backoff = FIRST_RETRY;
     loop {
+        let retry_due = async {
+            match retry {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = &mut stop => break,
             _ = changed.notified() => {}
-            _ = resync.tick() => {}
+            _ = retry_due => retry = None,
+            _ = resync.tick() => {
+                // Re-apply the DaemonSet at least once per resync: an edit to the live
+                // object is undone.
+                ctx.forget_applied_daemonset();
+            }
             r = leader.changed() => {
                 if r.is_err() {
                     tracing::error!("leader election stopped; exiting so that another replica takes over");
@@ -267,28 +308,54 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
                 let is = *leader.borrow();
                 ctx.leader.store(is, Ordering::Release);
                 ctx.metrics.leader.set(i64::from(is));
+                ctx.forget_applied_daemonset();
                 if !is {
                     queue.clear();
                 }
                 tracing::info!(leader = is, identity = %opts.identity, "leadership changed");
             }
         }
-        // Let a burst of watch events settle into one pass.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Let a burst of watch events settle into one pass; a stop still wins.
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
         if !ready.load(Ordering::Acquire) || !*leader.borrow() {
             continue;
         }
-        let _ = reconcile_all(&ctx, &queue, Timestamp::now()).await;
+        // The lease library keeps saying "leader" while its renewals fail: before writing,
+        // check that the Lease itself is still ours and not expired.
+        match leases.get_opt(&opts.lease_name).await {
+            Ok(Some(l)) if lease_held(&l, &opts.identity, Timestamp::now()) => {
+                ctx.leader.store(true, Ordering::Release);
+            }
+            other => {
+                ctx.leader.store(false, Ordering::Release);
+                queue.clear();
+                tracing::warn!(lease = %opts.lease_name, error = ?other.err(), "the Lease is not (or no longer provably) ours: not writing");
+                retry = Some(tokio::time::Instant::now() + backoff);
+                continue;
+            }
+        }
+        match reconcile_all(&ctx, &queue, Timestamp::now()).await {
+            Ok(()) => backoff = FIRST_RETRY,
+            Err(_) => {
+                retry = Some(tokio::time::Instant::now() + backoff);
+                backoff = (backoff * 2).min(ctx.settings.resync);
+            }
+        }
     }
 
     tracing::info!("shutting down: releasing the lease, finishing requests in flight");
+    // Stop writing first: scans still in flight drop their results.
+    ctx.leader.store(false, Ordering::Release);
     shutdown.notify_waiters();
     drop(leader);
     if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), lease_task).await {
         tracing::warn!(error = %e, "could not release the lease; it expires on its own");
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
-    workers.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(5), workers).await;
     for w in watches {
         w.abort();
     }

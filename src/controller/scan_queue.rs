@@ -26,7 +26,7 @@ use crate::image::layers::Limits;
 use crate::image::registry::RegistryOptions;
 use crate::image::source::Platform;
 use crate::image::{scan_image, ImageOptions, ImageTarget, ScanContext, ScanReport};
-use crate::inspect::{registry_module, BinaryVerdict, ModuleRegistry, Verdict};
+use crate::inspect::{registry_module, BinaryVerdict, Module, ModuleRegistry, Verdict};
 use crate::policy::cluster::repository;
 use crate::policy::ImagePolicy;
 
@@ -56,19 +56,33 @@ pub struct ScanRequest {
     pub platform: String,
 }
 
-/// True when a report from this scanner version answers for `digest` (a platform manifest
-/// digest or an index digest), scanned or failed.
-fn answered(reports: &[Arc<FipsImageReport>]) -> HashSet<String> {
-    let mut out = HashSet::new();
-    for r in reports {
-        let Some(s) = &r.status else { continue };
-        if s.phase == ImagePhase::Pending || s.scanner_version != SCANNER_VERSION {
-            continue;
+/// Which (digest, platform) pairs a report from this scanner version answers, scanned or
+/// failed. A platform manifest digest answers for any platform (it is one already); an index
+/// digest only for the platform its report was scanned for.
+struct Answered(HashSet<(String, Option<String>)>);
+
+impl Answered {
+    fn new(reports: &[Arc<FipsImageReport>]) -> Self {
+        let mut out = HashSet::new();
+        for r in reports {
+            let Some(s) = &r.status else { continue };
+            if s.phase == ImagePhase::Pending || s.scanner_version != SCANNER_VERSION {
+                continue;
+            }
+            out.insert((r.spec.digest.clone(), None));
+            for d in &s.index_digests {
+                out.insert((d.clone(), s.platform.clone()));
+            }
         }
-        out.insert(r.spec.digest.clone());
-        out.extend(s.index_digests.iter().cloned());
+        Answered(out)
     }
-    out
+
+    fn contains(&self, digest: &str, platform: &str) -> bool {
+        self.0.contains(&(digest.to_string(), None))
+            || self
+                .0
+                .contains(&(digest.to_string(), Some(platform.to_string())))
+    }
 }
 
 /// What needs scanning now. `tags` holds the tag -> digest resolutions already made.
@@ -78,7 +92,7 @@ pub fn scan_requests(
     tags: &HashMap<String, String>,
 ) -> Vec<ScanRequest> {
     let reports = stores.reports.state();
-    let done = answered(&reports);
+    let done = Answered::new(&reports);
     let platforms: HashMap<String, String> = stores
         .nodes
         .state()
@@ -95,7 +109,14 @@ pub fn scan_requests(
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut add = |req: ScanRequest| {
         if let Some(&i) = index.get(&req.key) {
-            out[i].images.extend(req.images);
+            let have = &mut out[i];
+            have.images.extend(req.images);
+            // A pending report knows no pull secrets: take the first pod's.
+            if have.namespace.is_none() && req.namespace.is_some() {
+                have.namespace = req.namespace;
+                have.pull_secrets = req.pull_secrets;
+                have.service_account = req.service_account;
+            }
             return;
         }
         index.insert(req.key.clone(), out.len());
@@ -110,7 +131,7 @@ pub fn scan_requests(
         let stale = r.status.as_ref().is_some_and(|s| {
             s.phase != ImagePhase::Pending && s.scanner_version != SCANNER_VERSION
         });
-        if !(pending || stale) || done.contains(&r.spec.digest) {
+        if !(pending || stale) || done.contains(&r.spec.digest, "") {
             continue;
         }
         let images: BTreeSet<String> = r
@@ -122,19 +143,20 @@ pub fn scan_requests(
             tracing::warn!(report = %r.name_any(), "pending FipsImageReport names no image reference: cannot pull it");
             continue;
         };
+        let platform = r
+            .status
+            .as_ref()
+            .and_then(|s| s.platform.clone())
+            .unwrap_or_else(|| default_platform.to_string());
         add(ScanRequest {
-            key: r.spec.digest.clone(),
+            key: format!("{} {platform}", r.spec.digest),
             reference: format!("{}@{}", repository(first), r.spec.digest),
             digest: Some(r.spec.digest.clone()),
             images: images.clone(),
             namespace: None,
             pull_secrets: Vec::new(),
             service_account: None,
-            platform: r
-                .status
-                .as_ref()
-                .and_then(|s| s.platform.clone())
-                .unwrap_or_else(|| default_platform.to_string()),
+            platform,
         });
     }
 
@@ -153,11 +175,16 @@ pub fn scan_requests(
                     .and_then(|id| digest_of_image_id(id))
                     .or_else(|| image.split_once('@').map(|(_, d)| d.to_string()))
                     .or_else(|| tags.get(image).cloned());
-                if digest.as_ref().is_some_and(|d| done.contains(d)) {
+                if digest.as_ref().is_some_and(|d| done.contains(d, platform)) {
                     continue;
                 }
                 let (key, reference) = match &digest {
-                    Some(d) => (d.clone(), format!("{}@{d}", repository(image))),
+                    // One scan per digest and platform: an index digest means a different image
+                    // on each platform.
+                    Some(d) => (
+                        format!("{d} {platform}"),
+                        format!("{}@{d}", repository(image)),
+                    ),
                     None => (image.to_string(), image.to_string()),
                 };
                 add(ScanRequest {
@@ -222,22 +249,25 @@ fn cut(text: &str) -> String {
     format!("{}…", &text[..end])
 }
 
+/// `registry-name version activation`: what validation is re-derived from on read.
+fn module_text(m: &Module) -> String {
+    format!(
+        "{} {} {}",
+        registry_module(&m.name),
+        m.version.as_deref().unwrap_or("-"),
+        serde_json::to_value(m.activation)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    )
+}
+
 fn listed(b: &BinaryVerdict) -> ImageBinary {
     ImageBinary {
         path: cut(&b.path),
         verdict: b.verdict.as_str().into(),
-        // `registry-name version activation`: what validation is re-derived from on read.
-        module: b.module.as_ref().map(|m| {
-            format!(
-                "{} {} {}",
-                registry_module(&m.name),
-                m.version.as_deref().unwrap_or("-"),
-                serde_json::to_value(m.activation)
-                    .ok()
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default()
-            )
-        }),
+        module: b.module.as_ref().map(module_text),
+        other_modules: b.other_modules.iter().map(module_text).collect(),
         evidence: b
             .evidence
             .iter()
@@ -451,8 +481,10 @@ impl ScanQueue {
     /// once. Each finished scan is written before the next one of that worker starts.
     pub async fn run(self: Arc<Self>, ctx: Context, stop: impl std::future::Future<Output = ()>) {
         let permits = Arc::new(Semaphore::new(ctx.settings.scan_concurrency.max(1)));
+        let mut scans = tokio::task::JoinSet::new();
         let work = async {
             loop {
+                while scans.try_join_next().is_some() {}
                 let notified = self.notify.notified();
                 let Some(req) = self.take() else {
                     ctx.metrics.scan_queue_depth.set(self.depth() as i64);
@@ -464,7 +496,7 @@ impl ScanQueue {
                     return;
                 };
                 let (queue, ctx) = (self.clone(), ctx.clone());
-                tokio::spawn(async move {
+                scans.spawn(async move {
                     let cool = process(&queue, &ctx, &req).await;
                     queue.finish(&req.key, cool);
                     ctx.metrics.scan_queue_depth.set(queue.depth() as i64);
@@ -476,6 +508,9 @@ impl ScanQueue {
             _ = work => {}
             _ = stop => {}
         }
+        // Scans in flight are abandoned (their blocking part ends on its own; nothing is
+        // written once the caller has stopped leading).
+        scans.abort_all();
     }
 }
 

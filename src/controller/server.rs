@@ -65,8 +65,14 @@ pub async fn serve(listener: TcpListener, health: Health, stop: impl Future<Outp
     let connections = Arc::new(());
     let accept = async {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
             };
             let health = health.clone();
             let guard = connections.clone();

@@ -27,6 +27,7 @@ pub async fn reconcile_policies(ctx: &Context, now: Timestamp) -> Result<usize, 
     // once per combination that is in use.
     let mut facts = HashMap::new();
     let mut written = 0;
+    let mut first_error = None;
     for policy in policies {
         let image_policy = ImagePolicy {
             accept_in_process: policy.spec.images.accept_in_process_modules,
@@ -53,16 +54,22 @@ pub async fn reconcile_policies(ctx: &Context, now: Timestamp) -> Result<usize, 
             "kind": "FipsPolicy",
             "status": status,
         });
-        api.patch_status(
-            &name,
-            &PatchParams::apply(MANAGER).force(),
-            &Patch::Apply(&patch),
-        )
-        .await
-        .map_err(Error::kube(format!(
-            "writing the status of FipsPolicy {name}"
-        )))?;
+        // One policy failing does not hold up the others.
+        if let Err(e) = api
+            .patch_status(
+                &name,
+                &PatchParams::apply(MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await
+        {
+            first_error.get_or_insert(Error::Kube {
+                what: format!("writing the status of FipsPolicy {name}"),
+                source: e,
+            });
+            continue;
+        }
         written += 1;
     }
-    Ok(written)
+    first_error.map_or(Ok(written), Err)
 }

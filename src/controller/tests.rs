@@ -50,46 +50,54 @@ fn image_ids_in_every_runtime_shape_give_the_digest() {
 fn a_node_is_fips_only_on_a_fresh_probe_report_that_says_so() {
     let now: Timestamp = NOW.parse().expect("time");
     let stale = SignedDuration::from_mins(15);
-    let status = |enabled: Option<bool>, at: &str| -> FipsStatus {
+    let status = |kernel: Option<bool>,
+                  cmdline: Option<bool>,
+                  policy: Option<&str>,
+                  at: &str|
+     -> FipsStatus {
         from(
             json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsStatus",
             "metadata": {"name": "n"}, "spec": {"nodeName": "n"},
-            "status": {"kernelFipsEnabled": enabled, "probeTime": at}}),
+            "status": {"kernelFipsEnabled": kernel, "cmdlineFips": cmdline, "cryptoPolicy": policy, "probeTime": at}}),
         )
     };
+    let fresh = "2026-11-26T09:50:00Z";
+    let f = |s: FipsStatus| node_fips(Some(&s), now, stale);
     assert_eq!(node_fips(None, now, stale), None);
+    assert_eq!(f(status(Some(true), Some(true), None, fresh)), Some(true));
     assert_eq!(
-        node_fips(
-            Some(&status(Some(true), "2026-11-26T09:50:00Z")),
-            now,
-            stale
-        ),
+        f(status(Some(true), Some(true), Some("FIPS"), fresh)),
         Some(true)
     );
     assert_eq!(
-        node_fips(
-            Some(&status(Some(false), "2026-11-26T09:50:00Z")),
-            now,
-            stale
-        ),
+        f(status(Some(true), Some(true), Some("FIPS:OSPP"), fresh)),
+        Some(true)
+    );
+    // H3 where the distribution has crypto-policies.
+    assert_eq!(
+        f(status(Some(true), Some(true), Some("DEFAULT"), fresh)),
         Some(false)
     );
+    // H1 and H2 both.
+    assert_eq!(f(status(Some(true), Some(false), None, fresh)), Some(false));
+    assert_eq!(f(status(Some(false), Some(true), None, fresh)), Some(false));
+    assert_eq!(f(status(Some(true), None, None, fresh)), None);
+    assert_eq!(f(status(None, Some(true), None, fresh)), None);
+    // Stale, from the future, or unreadable times prove nothing.
     assert_eq!(
-        node_fips(
-            Some(&status(Some(true), "2026-11-26T09:40:00Z")),
-            now,
-            stale
-        ),
+        f(status(Some(true), Some(true), None, "2026-11-26T09:40:00Z")),
         None
     );
     assert_eq!(
-        node_fips(Some(&status(None, "2026-11-26T09:59:00Z")), now, stale),
+        f(status(Some(true), Some(true), None, "2027-01-01T00:00:00Z")),
         None
     );
     assert_eq!(
-        node_fips(Some(&status(Some(true), "not a time")), now, stale),
-        None
+        f(status(Some(true), Some(true), None, "2026-11-26T10:03:00Z")),
+        Some(true),
+        "small skew"
     );
+    assert_eq!(f(status(Some(true), Some(true), None, "not a time")), None);
 }
 
 fn report(outcome: &str, phase: &str, modules: &[&str], truncated: bool) -> FipsImageReport {
@@ -413,4 +421,91 @@ async fn endpoints_over_a_real_socket_and_a_graceful_stop() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "the listener is closed"
     );
+}
+
+#[test]
+fn an_index_digest_gets_the_worst_verdict_of_its_platforms() {
+    let registry = ModuleRegistry::built_in();
+    let today = super::status::today(NOW.parse().expect("time"));
+    let report = |digest: &str, platform: &str, outcome: &str| -> Arc<FipsImageReport> {
+        Arc::new(from(
+            json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsImageReport",
+            "metadata": {"name": "r"}, "spec": {"digest": digest},
+            "status": {"phase": "Scanned", "outcome": outcome, "platform": platform,
+                       "indexDigests": ["sha256:index"], "reasons": ["usr/bin/app: not FIPS"]}}),
+        ))
+    };
+    for order in [[0, 1], [1, 0]] {
+        let reports = [
+            report("sha256:amd", "linux/amd64", "compliant"),
+            report("sha256:arm", "linux/arm64", "non-compliant"),
+        ];
+        let picked = [reports[order[0]].clone(), reports[order[1]].clone()];
+        let v = super::facts::image_verdicts(&picked, ImagePolicy::default(), &registry, today);
+        assert_eq!(v["sha256:amd"], ImageVerdict::Compliant);
+        assert!(
+            matches!(v["sha256:index"], ImageVerdict::NonCompliant(_)),
+            "{order:?}"
+        );
+    }
+}
+
+#[test]
+fn every_module_of_a_binary_is_rederived() {
+    let registry = ModuleRegistry::built_in();
+    let today = super::status::today(NOW.parse().expect("time"));
+    let r: FipsImageReport = from(
+        json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsImageReport",
+        "metadata": {"name": "r"}, "spec": {"digest": "sha256:x"},
+        "status": {"phase": "Scanned", "outcome": "compliant", "fipsCapable": [{"path": "usr/bin/app",
+            "verdict": "fips-capable", "module": "go-native v1.0.0-c2097c7c default-on",
+            "otherModules": ["go-native v1.26.0 default-on"]}]}}),
+    );
+    let strict = ImagePolicy {
+        accept_in_process: false,
+        accept_historical: true,
+    };
+    assert_eq!(
+        report_verdict(&r, ImagePolicy::default(), &registry, today),
+        ImageVerdict::Compliant
+    );
+    assert!(
+        matches!(report_verdict(&r, strict, &registry, today), ImageVerdict::NonCompliant(m) if m.contains("v1.26.0"))
+    );
+}
+
+#[test]
+fn a_lease_is_held_only_by_its_holder_until_it_expires() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let now: Timestamp = NOW.parse().expect("time");
+    let lease = |holder: &str, renewed: &str, seconds: i32| -> Lease {
+        from(
+            json!({"metadata": {"name": "l"}, "spec": {"holderIdentity": holder,
+            "renewTime": renewed, "leaseDurationSeconds": seconds}}),
+        )
+    };
+    assert!(super::lease_held(
+        &lease("me", "2026-11-26T09:59:50.000000Z", 15),
+        "me",
+        now
+    ));
+    assert!(!super::lease_held(
+        &lease("other", "2026-11-26T09:59:50.000000Z", 15),
+        "me",
+        now
+    ));
+    assert!(
+        !super::lease_held(&lease("me", "2026-11-26T09:59:40.000000Z", 15), "me", now),
+        "expired"
+    );
+    assert!(!super::lease_held(
+        &from(json!({"metadata": {"name": "l"}, "spec": {}})),
+        "me",
+        now
+    ));
+    assert!(!super::lease_held(
+        &from(json!({"metadata": {"name": "l"}})),
+        "me",
+        now
+    ));
 }

@@ -72,6 +72,65 @@ pub fn scan_file(path: &Path, display: &str, ctx: &ScanContext) -> Result<ScanRe
     Ok(report(display, ctx, binaries, skipped, &host_reasons))
 }
 
+/// Where OpenSSL 3 looks for `fips.so` (`MODULESDIR`) per distro family.
+pub(crate) const MODULE_DIRS: &[&str] = &[
+    "usr/lib64/ossl-modules",
+    "usr/lib/x86_64-linux-gnu/ossl-modules",
+    "usr/lib/aarch64-linux-gnu/ossl-modules",
+    "usr/lib/ossl-modules",
+    "usr/local/lib64/ossl-modules",
+    "usr/local/lib/ossl-modules",
+];
+
+/// `root/rel` with every link on the way resolved inside `root` (never on the host).
+pub fn resolve_in_root(root: &Path, rel: &str) -> Option<PathBuf> {
+    super::confined::resolve(root, Path::new(rel), true).map(|p| root.join(p))
+}
+
+/// Judges one program as it runs inside `root` (a process's `/proc/<pid>/root`, or `/`):
+/// `data` is its bytes (read through `/proc/<pid>/exe` when the file is gone), `rel` its path
+/// inside the root. Its libraries are resolved in that root, and its OpenSSL routes are
+/// settled like an image's (I3/I4) against the providers found in the root's module
+/// directories and `extra_providers` (root-relative paths, e.g. a `fips.so` the process has
+/// mapped). Returns the verdict and the tree-level reasons.
+pub fn judge_program(
+    root: &Path,
+    rel: &str,
+    data: &[u8],
+    ctx: &ScanContext,
+    openssl_conf: Option<&str>,
+    extra_providers: &[String],
+) -> (BinaryVerdict, Vec<String>) {
+    let libs = LibraryIndex::new(root);
+    let mut reasons = Vec::new();
+    let name = Path::new(rel)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut findings = inspect::analyze(data, &name);
+    libs.inherit(rel, &mut findings, &mut reasons);
+    let mut binaries = vec![inspect::judge(rel, &findings, &ctx.registry, ctx.today)];
+    let mut providers: Vec<String> = MODULE_DIRS
+        .iter()
+        .map(|d| format!("{d}/fips.so"))
+        .chain(extra_providers.iter().cloned())
+        .collect();
+    providers.sort();
+    providers.dedup();
+    for p in providers {
+        if p == rel {
+            continue;
+        }
+        let Some(bytes) = super::confined::read(root, Path::new(&p)) else {
+            continue;
+        };
+        let f = inspect::analyze(&bytes, "fips.so");
+        binaries.push(inspect::judge(&p, &f, &ctx.registry, ctx.today));
+    }
+    openssl_provider::apply(root, &libs, &mut binaries, openssl_conf);
+    (binaries.swap_remove(0), reasons)
+}
+
 /// The target's report: its outcome from the judged binaries and the tree-level reasons.
 fn report(
     display: &str,

@@ -212,9 +212,17 @@ pub fn evaluate_policy(
     violations.truncate(MAX_VIOLATIONS);
 
     let mut conditions = previous.conditions.clone();
-    let nodes_ok = fips_nodes == selected_nodes.len();
+    // A policy that selects no node proves nothing (a typo in a selector must not read as
+    // "compliant").
+    let nodes_ok = fips_nodes == selected_nodes.len() && !selected_nodes.is_empty();
     let (nodes_status, nodes_reason, nodes_msg) = if nodes_ok {
         (ConditionStatus::True, "AllNodesFips", String::new())
+    } else if selected_nodes.is_empty() {
+        (
+            ConditionStatus::Unknown,
+            "NoNodesSelected",
+            "the nodeSelector matches no node".to_string(),
+        )
     } else {
         let missing = selected_nodes
             .iter()
@@ -238,7 +246,13 @@ pub fn evaluate_policy(
         generation,
         now,
     );
-    let (wl_status, wl_reason, wl_msg) = if workloads.non_compliant > 0 {
+    let (wl_status, wl_reason, wl_msg) = if namespaces.is_empty() {
+        (
+            ConditionStatus::Unknown,
+            "NoNamespacesSelected",
+            "the namespaceSelector and excludedNamespaces leave no namespace".to_string(),
+        )
+    } else if workloads.non_compliant > 0 {
         (
             ConditionStatus::False,
             "NonCompliantWorkloads",
@@ -290,12 +304,22 @@ pub fn evaluate_policy(
         generation,
         now,
     );
+    // kstatus: still working while images wait for a verdict.
+    let (rec_status, rec_reason, rec_msg) = if workloads.unknown > 0 {
+        (
+            ConditionStatus::True,
+            "ScansPending",
+            format!("{} containers wait for an image verdict", workloads.unknown),
+        )
+    } else {
+        (ConditionStatus::False, "Reconciled", String::new())
+    };
     set_condition(
         &mut conditions,
         condition::RECONCILING,
-        ConditionStatus::False,
-        "Reconciled",
-        "",
+        rec_status,
+        rec_reason,
+        &rec_msg,
         generation,
         now,
     );

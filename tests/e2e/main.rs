@@ -72,7 +72,7 @@ async fn write_status(api: &Api<FipsStatus>, node: &str, enabled: bool) {
     .await
     .expect("FipsStatus");
     let status = json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsStatus",
-        "status": {"kernelFipsEnabled": enabled, "probeVersion": "e2e",
+        "status": {"kernelFipsEnabled": enabled, "cmdlineFips": enabled, "probeVersion": "e2e",
                    "probeTime": k8s_openapi::jiff::Timestamp::now().to_string()}});
     api.patch_status(
         node,

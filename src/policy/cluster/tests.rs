@@ -319,3 +319,79 @@ fn an_unknown_selector_operator_selects_nothing() {
     assert!(!selector_matches(Some(&sel), &labels(&[("a", "b")])));
     assert!(selector_matches(None, &labels(&[])));
 }
+
+#[test]
+fn a_policy_that_selects_nothing_is_not_ready() {
+    let now = t("2026-11-26T10:00:00Z");
+    let cond = |s: &FipsPolicyStatus, kind: &str| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == kind)
+            .cloned()
+            .expect("condition")
+    };
+    // A selector with a typo: no node, and no namespace, is selected.
+    let mut typo = spec(Mode::Enforce);
+    typo.node_selector = Some(LabelSelector {
+        match_labels: Some(labels(&[("rol", "worker")])),
+        ..Default::default()
+    });
+    typo.namespace_selector = Some(LabelSelector {
+        match_labels: Some(labels(&[("compliance", "fisp")])),
+        ..Default::default()
+    });
+    let s = evaluate_policy(&typo, &facts(), &FipsPolicyStatus::default(), Some(1), now);
+    assert_eq!(s.nodes.summary, "0/0");
+    assert_eq!(cond(&s, "NodesCompliant").status, "Unknown");
+    assert_eq!(cond(&s, "NodesCompliant").reason, "NoNodesSelected");
+    assert_eq!(cond(&s, "WorkloadsCompliant").status, "Unknown");
+    assert_eq!(
+        cond(&s, "WorkloadsCompliant").reason,
+        "NoNamespacesSelected"
+    );
+    assert_eq!(cond(&s, "Ready").status, "False");
+}
+
+#[test]
+fn reconciling_while_images_wait_for_a_verdict() {
+    let now = t("2026-11-26T10:00:00Z");
+    let mut f = facts();
+    f.nodes.retain(|n| n.fips_enabled == Some(true));
+    f.pods = vec![pod("team", "new", &[("registry.example/new:1", None)])];
+    let s = evaluate_policy(
+        &spec(Mode::Warn),
+        &f,
+        &FipsPolicyStatus::default(),
+        Some(1),
+        now,
+    );
+    let rec = s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Reconciling")
+        .expect("Reconciling");
+    assert_eq!(
+        (rec.status.as_str(), rec.reason.as_str()),
+        ("True", "ScansPending")
+    );
+    f.pods = vec![pod(
+        "team",
+        "old",
+        &[("registry.example/web:1", Some("sha256:good"))],
+    )];
+    let s = evaluate_policy(&spec(Mode::Warn), &f, &s, Some(1), now);
+    let rec = s
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Reconciling")
+        .expect("Reconciling");
+    assert_eq!(rec.status, "False");
+    assert_eq!(
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .expect("Ready")
+            .status,
+        "True"
+    );
+}

@@ -1,0 +1,323 @@
+//! Runtime evidence per process (FIPS-RULES §6 P1–P3) from `/proc/<pid>`: the executable
+//! judged through the inspector inside the process's own root (deduplicated by device and
+//! inode), the crypto libraries it has mapped, the FIPS switches in its environment, and the
+//! container it belongs to.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::ErrorKind;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::cgroup::container_id;
+use super::HostFacts;
+use crate::image::rootfs::{judge_program, ScanContext};
+use crate::inspect::{Activation, BinaryVerdict, Module, Verdict};
+
+/// P1: the environment variables that switch FIPS mode on or off, or point OpenSSL at a
+/// configuration or provider directory.
+pub const FIPS_ENV: &[&str] = &[
+    "GODEBUG",
+    "GOFIPS",
+    "GOLANG_FIPS",
+    "OPENSSL_FORCE_FIPS_MODE",
+    "OPENSSL_CONF",
+    "OPENSSL_MODULES",
+];
+
+/// P2: mapped files that show which crypto a process really loaded.
+const CRYPTO_MAPS: &[&str] = &[
+    "libcrypto.so",
+    "ossl-modules/fips.so",
+    "symcryptprovider.so",
+    "libsymcrypt.so",
+];
+
+/// What a process does with its cryptography (DESIGN §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// FIPS-capable and its activation holds.
+    FipsActive,
+    /// FIPS-capable but not switched on (or not shown to be).
+    FipsInactive,
+    NotFips,
+    NoCrypto,
+    Unknown,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::FipsActive => "fips-active",
+            State::FipsInactive => "fips-inactive",
+            State::NotFips => "not-fips",
+            State::NoCrypto => "no-crypto",
+            State::Unknown => "unknown",
+        }
+    }
+}
+
+/// One process, as `check` prints it and the probe records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessEvidence {
+    pub pid: u32,
+    /// The executable's path as the process sees it.
+    pub exe: String,
+    pub container_id: Option<String>,
+    pub verdict: Verdict,
+    pub state: State,
+    pub module: Option<Module>,
+    pub evidence: Vec<String>,
+    /// The P1 variables that are set, with their values.
+    pub env: BTreeMap<String, String>,
+}
+
+/// Every process that could be read, and what stopped the others.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProcessScan {
+    pub processes: Vec<ProcessEvidence>,
+    /// Said once per cause, e.g. the capability that is missing.
+    pub warnings: Vec<String>,
+    /// Processes that exist but could not be inspected (permissions).
+    pub unreadable: usize,
+}
+
+/// The `fips140` setting of a `GODEBUG` value (the last one wins).
+fn godebug_fips140(godebug: &str) -> Option<&str> {
+    godebug
+        .split(',')
+        .filter_map(|kv| kv.trim().strip_prefix("fips140="))
+        .next_back()
+}
+
+fn is_on(v: Option<&String>) -> bool {
+    v.is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("on"))
+}
+
+/// FIPS-RULES §6: the state of a process from its verdict, its environment and its maps.
+pub fn process_state(
+    verdict: &BinaryVerdict,
+    env: &BTreeMap<String, String>,
+    maps: &[String],
+    host: &HostFacts,
+) -> (State, Vec<String>) {
+    let mut why = Vec::new();
+    let state = match verdict.verdict {
+        Verdict::NoCrypto => State::NoCrypto,
+        Verdict::NotFipsCapable => State::NotFips,
+        Verdict::Unknown => State::Unknown,
+        Verdict::FipsCapable => {
+            let fips140 = env.get("GODEBUG").and_then(|g| godebug_fips140(g));
+            let forced = is_on(env.get("GOLANG_FIPS"))
+                || is_on(env.get("GOFIPS"))
+                || is_on(env.get("OPENSSL_FORCE_FIPS_MODE"));
+            if env.contains_key("GOLANG_FIPS") && fips140.is_some() {
+                why.push(
+                    "GOLANG_FIPS and GODEBUG=fips140 are both set: Red Hat Go panics at start-up"
+                        .into(),
+                );
+            }
+            let provider_mapped = maps.iter().any(|m| {
+                m.ends_with("ossl-modules/fips.so")
+                    || m.contains("symcryptprovider.so")
+                    || m.contains("libsymcrypt.so")
+            });
+            match verdict.module.as_ref().map(|m| m.activation) {
+                Some(Activation::Always) => State::FipsActive,
+                Some(Activation::DefaultOn) => {
+                    if fips140 == Some("off") {
+                        why.push("GODEBUG fips140=off switches the module off".into());
+                        State::FipsInactive
+                    } else {
+                        State::FipsActive
+                    }
+                }
+                Some(Activation::EnvSwitch) => {
+                    if matches!(fips140, Some("on" | "only")) || forced {
+                        State::FipsActive
+                    } else {
+                        why.push("FIPS mode is switched on by the environment (GODEBUG=fips140=on, GOFIPS=1 or GOLANG_FIPS=1), and it is not set".into());
+                        State::FipsInactive
+                    }
+                }
+                Some(Activation::HostDriven) => {
+                    let switched = host.kernel_fips_enabled == Some(true) || forced;
+                    if !switched {
+                        why.push(
+                            "the kernel is not in FIPS mode and no forcing variable is set".into(),
+                        );
+                        State::FipsInactive
+                    } else if !provider_mapped {
+                        why.push(
+                            "no FIPS provider (ossl-modules/fips.so, SymCrypt) mapped yet".into(),
+                        );
+                        State::FipsInactive
+                    } else {
+                        State::FipsActive
+                    }
+                }
+                None => State::Unknown,
+            }
+        }
+    };
+    (state, why)
+}
+
+/// Reads one `/proc/<pid>` file; `Err` keeps the kind (gone vs. denied).
+fn read(dir: &Path, name: &str) -> std::io::Result<Vec<u8>> {
+    std::fs::read(dir.join(name))
+}
+
+fn parse_environ(raw: &[u8]) -> BTreeMap<String, String> {
+    raw.split(|b| *b == 0)
+        .filter_map(|kv| {
+            let text = std::str::from_utf8(kv).ok()?;
+            let (k, v) = text.split_once('=')?;
+            FIPS_ENV
+                .contains(&k)
+                .then(|| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+/// Mapped files that matter (P2), deduplicated, in order of first mapping.
+pub fn crypto_maps(maps: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in maps.lines() {
+        let Some(path) = line.split_ascii_whitespace().nth(5) else {
+            continue;
+        };
+        if CRYPTO_MAPS.iter().any(|m| path.contains(m)) && !out.iter().any(|p| p == path) {
+            out.push(path.to_string());
+        }
+    }
+    out
+}
+
+enum Skip {
+    /// Exited, or a kernel thread: nothing to say.
+    Gone,
+    Denied(String),
+}
+
+fn classify(e: &std::io::Error, what: &str) -> Skip {
+    match e.kind() {
+        ErrorKind::PermissionDenied => Skip::Denied(what.to_string()),
+        _ => Skip::Gone,
+    }
+}
+
+/// Judgments shared by processes running the same file in the same root.
+type Cache = HashMap<(u64, u64, u64, u64), BinaryVerdict>;
+
+fn inspect_one(
+    dir: &Path,
+    pid: u32,
+    host: &HostFacts,
+    ctx: &ScanContext,
+    cache: &mut Cache,
+) -> Result<ProcessEvidence, Skip> {
+    let link = std::fs::read_link(dir.join("exe")).map_err(|e| classify(&e, "exe"))?;
+    let shown = link.to_string_lossy().into_owned();
+    let path = shown.trim_end_matches(" (deleted)").to_string();
+    let root = dir.join("root");
+    let root_meta = std::fs::metadata(&root).map_err(|e| classify(&e, "root"))?;
+    let rel = path.trim_start_matches('/').to_string();
+    // The file as the process's root has it; through `exe` when it was replaced or deleted.
+    let resolved = crate::image::rootfs::resolve_in_root(&root, &rel)
+        .filter(|_| !shown.ends_with(" (deleted)"));
+    let data_path: PathBuf = resolved.unwrap_or_else(|| dir.join("exe"));
+    let meta = std::fs::metadata(&data_path).map_err(|e| classify(&e, "exe"))?;
+    let env = match read(dir, "environ") {
+        Ok(raw) => parse_environ(&raw),
+        Err(e) => match classify(&e, "environ") {
+            Skip::Gone => return Err(Skip::Gone),
+            Skip::Denied(_) => BTreeMap::new(),
+        },
+    };
+    let maps = read(dir, "maps")
+        .map(|m| crypto_maps(&String::from_utf8_lossy(&m)))
+        .unwrap_or_default();
+    let container = read(dir, "cgroup")
+        .ok()
+        .and_then(|c| container_id(&String::from_utf8_lossy(&c)));
+    let key = (meta.dev(), meta.ino(), root_meta.dev(), root_meta.ino());
+    let verdict = match cache.get(&key) {
+        Some(v) => v.clone(),
+        None => {
+            let data = std::fs::read(&data_path).map_err(|e| classify(&e, "exe"))?;
+            let providers: Vec<String> = maps
+                .iter()
+                .filter(|m| m.ends_with("ossl-modules/fips.so"))
+                .map(|m| m.trim_start_matches('/').to_string())
+                .chain(
+                    env.get("OPENSSL_MODULES")
+                        .map(|d| format!("{}/fips.so", d.trim_start_matches('/'))),
+                )
+                .collect();
+            let (v, _) = judge_program(
+                &root,
+                &rel,
+                &data,
+                ctx,
+                env.get("OPENSSL_CONF").map(String::as_str),
+                &providers,
+            );
+            cache.insert(key, v.clone());
+            v
+        }
+    };
+    let (state, why) = process_state(&verdict, &env, &maps, host);
+    let mut evidence = verdict.evidence.clone();
+    evidence.extend(maps.iter().map(|m| format!("maps {m}")));
+    evidence.extend(env.iter().map(|(k, v)| format!("env {k}={v}")));
+    evidence.extend(why);
+    Ok(ProcessEvidence {
+        pid,
+        exe: path,
+        container_id: container,
+        verdict: verdict.verdict,
+        state,
+        module: verdict.module.clone(),
+        evidence,
+        env,
+    })
+}
+
+/// Every process under `proc_dir` (the host's `/proc`, or a fixture tree), but `skip_pid`
+/// (the caller itself). A process that exits while being read is skipped quietly; those that
+/// cannot be read for lack of privilege are counted and named once in `warnings`.
+pub fn scan_processes(
+    proc_dir: &Path,
+    host: &HostFacts,
+    ctx: &ScanContext,
+    skip_pid: Option<u32>,
+) -> std::io::Result<ProcessScan> {
+    let mut pids: Vec<u32> = std::fs::read_dir(proc_dir)?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|pid| Some(*pid) != skip_pid)
+        .collect();
+    pids.sort_unstable();
+    let mut out = ProcessScan::default();
+    let mut cache = Cache::new();
+    let mut denied: BTreeMap<String, usize> = BTreeMap::new();
+    for pid in pids {
+        match inspect_one(&proc_dir.join(pid.to_string()), pid, host, ctx, &mut cache) {
+            Ok(p) => out.processes.push(p),
+            Err(Skip::Gone) => {}
+            Err(Skip::Denied(what)) => {
+                out.unreadable += 1;
+                *denied.entry(what).or_default() += 1;
+            }
+        }
+    }
+    for (what, n) in denied {
+        out.warnings.push(format!(
+            "{n} processes could not be inspected (/proc/<pid>/{what}: permission denied): run as root, \
+             or give the probe CAP_SYS_PTRACE (other users' exe, root and environ) and CAP_DAC_READ_SEARCH"
+        ));
+    }
+    Ok(out)
+}
