@@ -1,6 +1,7 @@
 //! The `fips-operator` command line: argument parsing and wiring. Exit codes (DESIGN §5):
 //! 0 compliant, 1 not compliant, 2 usage or operational error.
 
+mod check;
 pub mod controller;
 pub mod crd;
 mod output;
@@ -28,6 +29,9 @@ pub enum Command {
     /// Judge files and root filesystems: is every binary's cryptography inside a validated
     /// FIPS 140 module?
     Scan(Box<ScanArgs>),
+    /// This host's FIPS state: kernel and boot flags, crypto policy, the runtime evidence of
+    /// every process, and TLS endpoint audits. Exit 0 compliant, 1 not, 2 error.
+    Check(Box<check::CheckArgs>),
     /// Print the CustomResourceDefinitions (FipsPolicy, FipsStatus, FipsImageReport) as YAML:
     /// `fips-operator crd | kubectl apply -f -`.
     Crd(crd::CrdArgs),
@@ -57,6 +61,7 @@ pub fn run() -> ExitCode {
     let result = match args.command {
         Command::Scan(a) => scan::run(*a),
         Command::Crd(a) => crd::run(a),
+        Command::Check(a) => check::run(*a),
         Command::Controller(a) => controller::run(*a),
     };
     match result {

@@ -117,8 +117,13 @@ fn default_cache_dir() -> Option<PathBuf> {
         .map(|d| d.join("fips-operator"))
 }
 
-pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
-    let registry = match &args.module_registry {
+/// The module registry (built in, or `--module-registry FILE`) and the day certificates are
+/// judged on (`--as-of`, else today): what `scan` and `check` share.
+pub(super) fn registry_and_day(
+    module_registry: Option<&Path>,
+    as_of: Option<&str>,
+) -> anyhow::Result<(ModuleRegistry, Day)> {
+    let registry = match module_registry {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading module registry {}", path.display()))?;
@@ -126,10 +131,16 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
         }
         None => ModuleRegistry::built_in(),
     };
-    let today = match &args.as_of {
+    let today = match as_of {
         Some(d) => Day::parse(d).with_context(|| format!("--as-of {d:?}: expected YYYY-MM-DD"))?,
         None => today(),
     };
+    Ok((registry, today))
+}
+
+pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
+    let (registry, today) =
+        registry_and_day(args.module_registry.as_deref(), args.as_of.as_deref())?;
     let images = match &args.policy {
         Some(path) => read_policy(path)?.spec.images,
         None => ImagesSpec::default(),

@@ -279,38 +279,77 @@ fn parse_server_hello(hs: &[u8]) -> Option<Answer> {
     })
 }
 
-/// Sends one ClientHello and reads the answer.
-fn ask(addr: &std::net::SocketAddr, offer: &Offer, timeout: Duration) -> std::io::Result<Answer> {
+/// The named curve of a TLS 1.2 ECDHE ServerKeyExchange body (`curve_type` 3).
+fn ske_curve(body: &[u8]) -> Option<u16> {
+    if body.first() != Some(&3) {
+        return None;
+    }
+    Some(u16::from_be_bytes([*body.get(1)?, *body.get(2)?]))
+}
+
+/// Sends one ClientHello and reads the answer. With `want_curve` (TLS 1.2 ECDHE probes) it
+/// reads on to the ServerKeyExchange, which names the curve the server picked.
+fn ask(
+    addr: &std::net::SocketAddr,
+    offer: &Offer,
+    timeout: Duration,
+    want_curve: bool,
+) -> std::io::Result<Answer> {
     let mut stream = TcpStream::connect_timeout(addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     stream.write_all(&client_hello(offer))?;
     let mut handshake = Vec::new();
+    let mut hello: Option<Answer> = None;
+    let mut at = 0;
     loop {
         let mut header = [0u8; 5];
         if stream.read_exact(&mut header).is_err() {
-            return Ok(Answer::Refused);
+            return Ok(hello.unwrap_or(Answer::Refused));
         }
         let len = u16::from_be_bytes([header[3], header[4]]) as usize;
-        if len > 1 << 14 {
-            return Ok(Answer::Refused);
+        if len > 1 << 14 || header[0] != 22 {
+            // Alerts, and anything else than handshake records.
+            return Ok(hello.unwrap_or(Answer::Refused));
         }
         let mut body = vec![0u8; len];
         if stream.read_exact(&mut body).is_err() {
-            return Ok(Answer::Refused);
+            return Ok(hello.unwrap_or(Answer::Refused));
         }
-        match header[0] {
-            22 => {
-                handshake.extend_from_slice(&body);
-                if let Some(a) = parse_server_hello(&handshake) {
-                    return Ok(a);
-                }
-                if handshake.len() > 1 << 16 {
-                    return Ok(Answer::Refused);
-                }
+        handshake.extend_from_slice(&body);
+        if handshake.len() > 1 << 18 {
+            return Ok(hello.unwrap_or(Answer::Refused));
+        }
+        // Walk the complete handshake messages received so far.
+        while handshake.len() >= at + 4 {
+            let kind = handshake[at];
+            let n = u32::from_be_bytes([0, handshake[at + 1], handshake[at + 2], handshake[at + 3]])
+                as usize;
+            if handshake.len() < at + 4 + n {
+                break;
             }
-            // Alerts, and anything else before a ServerHello.
-            _ => return Ok(Answer::Refused),
+            let message = &handshake[at..at + 4 + n];
+            match (kind, hello) {
+                (2, None) => {
+                    let answer = parse_server_hello(message).unwrap_or(Answer::Refused);
+                    if !want_curve || !matches!(answer, Answer::Hello { version: TLS12, .. }) {
+                        return Ok(answer);
+                    }
+                    hello = Some(answer);
+                }
+                (12, Some(Answer::Hello { version, suite, .. })) => {
+                    return Ok(Answer::Hello {
+                        version,
+                        suite,
+                        group: ske_curve(&message[4..]),
+                    });
+                }
+                // ServerHelloDone before any key exchange: no curve to report.
+                (14, Some(h)) => return Ok(h),
+                (_, None) => return Ok(Answer::Refused),
+                _ => {}
+            }
+            at += 4 + n;
         }
     }
 }
@@ -343,7 +382,7 @@ pub fn audit(endpoint: &str, timeout: Duration) -> TlsAudit {
         (host.parse::<std::net::IpAddr>().is_err() && !host.starts_with('[')).then_some(host);
     let all_groups: Vec<u16> = GROUPS.iter().map(|g| g.0).collect();
     let mut io_error = None;
-    let mut probe = |offer: &Offer| match ask(&addr, offer, timeout) {
+    let mut probe = |offer: &Offer, want_curve: bool| match ask(&addr, offer, timeout, want_curve) {
         Ok(a) => a,
         Err(e) => {
             io_error.get_or_insert_with(|| format!("{endpoint}: {e}"));
@@ -360,7 +399,7 @@ pub fn audit(endpoint: &str, timeout: Duration) -> TlsAudit {
             groups: &all_groups,
             server_name,
         };
-        match probe(&offer) {
+        match probe(&offer, false) {
             Answer::Hello {
                 version: TLS13,
                 suite,
@@ -391,7 +430,7 @@ pub fn audit(endpoint: &str, timeout: Duration) -> TlsAudit {
                 version: TLS13,
                 group: Some(g),
                 ..
-            } = probe(&offer)
+            } = probe(&offer, false)
             {
                 if g == *code {
                     out.groups.push(AcceptedGroup {
@@ -414,7 +453,7 @@ pub fn audit(endpoint: &str, timeout: Duration) -> TlsAudit {
                 groups: &all_groups,
                 server_name,
             };
-            match probe(&offer) {
+            match probe(&offer, false) {
                 Answer::Hello {
                     version: v, suite, ..
                 } if v == version && left.contains(&suite) => {
@@ -440,30 +479,41 @@ pub fn audit(endpoint: &str, timeout: Duration) -> TlsAudit {
         .iter()
         .any(|a| a.protocol == "TLSv1.2" && a.suite.starts_with("TLS_ECDHE_"))
     {
-        for (code, n, a) in GROUPS
+        // Each curve first, the approved ones after it (an ECDSA certificate's own curve
+        // must be offered too); the ServerKeyExchange says which one the server took.
+        let approved: Vec<u16> = GROUPS
             .iter()
-            .filter(|g| g.0 < 256 || g.0 == 0x11EB || g.0 == 0x11EC)
-        {
+            .filter(|g| g.2 && g.0 < 256)
+            .map(|g| g.0)
+            .collect();
+        let mut seen = Vec::new();
+        for (code, _, _) in GROUPS.iter().filter(|g| g.0 < 256) {
+            let mut groups = vec![*code];
+            groups.extend(approved.iter().filter(|g| *g != code));
             let offer = Offer {
                 version: TLS12,
                 suites: &ecdhe_12,
-                groups: &[*code],
+                groups: &groups,
                 server_name,
             };
             if let Answer::Hello {
                 version: TLS12,
-                suite,
+                group: Some(g),
                 ..
-            } = probe(&offer)
+            } = probe(&offer, true)
             {
-                if ecdhe_12.contains(&suite) {
-                    out.groups.push(AcceptedGroup {
-                        protocol: "TLSv1.2",
-                        group: n,
-                        approved: *a,
-                    });
+                if !seen.contains(&g) {
+                    seen.push(g);
                 }
             }
+        }
+        for g in seen {
+            let (n, a) = name(GROUPS, g).unwrap_or(("unknown", false));
+            out.groups.push(AcceptedGroup {
+                protocol: "TLSv1.2",
+                group: n,
+                approved: a,
+            });
         }
     }
 
