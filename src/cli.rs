@@ -5,6 +5,7 @@ mod check;
 pub mod controller;
 pub mod crd;
 mod output;
+mod probe;
 mod scan;
 
 use std::process::ExitCode;
@@ -32,6 +33,9 @@ pub enum Command {
     /// This host's FIPS state: kernel and boot flags, crypto policy, the runtime evidence of
     /// every process, and TLS endpoint audits. Exit 0 compliant, 1 not, 2 error.
     Check(Box<check::CheckArgs>),
+    /// The node probe (the DaemonSet role): this node's FIPS facts and its containers'
+    /// runtime evidence, written to FipsStatus/<node> on an interval.
+    Probe(Box<probe::ProbeArgs>),
     /// Print the CustomResourceDefinitions (FipsPolicy, FipsStatus, FipsImageReport) as YAML:
     /// `fips-operator crd | kubectl apply -f -`.
     Crd(crd::CrdArgs),
@@ -62,6 +66,7 @@ pub fn run() -> ExitCode {
         Command::Scan(a) => scan::run(*a),
         Command::Crd(a) => crd::run(a),
         Command::Check(a) => check::run(*a),
+        Command::Probe(a) => probe::run(*a),
         Command::Controller(a) => controller::run(*a),
     };
     match result {

@@ -21,5 +21,5 @@ mod zip_names;
 
 pub use cache::SCANNER_VERSION;
 pub use report::{ScanReport, Skipped};
-pub use rootfs::{scan_dir, scan_file, ScanContext};
+pub use rootfs::{scan_dir, scan_file, scan_running_root, ScanContext};
 pub use scan_image::{scan_image, ImageOptions, ImageProgress, ImageTarget};

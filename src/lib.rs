@@ -11,6 +11,7 @@ pub mod host;
 pub mod image;
 pub mod inspect;
 pub mod policy;
+pub mod probe;
 
 /// Every TLS connection of the process (registries, the API server, the webhook) runs rustls
 /// on aws-lc-rs. Idempotent: called by `main` and by anything that builds a TLS client, so

@@ -276,12 +276,25 @@ fn real_processes_through_the_real_proc() {
     let off = by_pid(&r, off.pid());
     assert_eq!(off["state"], "fips-inactive");
     assert_eq!(off["container_id"], Value::Null);
-    // `check` does not judge itself.
-    assert!(r["processes"]
-        .as_array()
-        .expect("processes")
-        .iter()
-        .all(|p| !p["exe"].as_str().unwrap_or("").ends_with("/fips-operator")));
+}
+
+#[test]
+fn check_does_not_judge_itself() {
+    let child = Command::new(env!("CARGO_BIN_EXE_fips-operator"))
+        .args(["check", "-o", "json", "--as-of", AS_OF])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("check");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("check output");
+    let r: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let processes = r["processes"].as_array().expect("processes");
+    assert!(!processes.is_empty());
+    assert!(
+        processes.iter().all(|p| p["pid"] != pid),
+        "pid {pid} listed"
+    );
 }
 
 #[test]

@@ -64,13 +64,14 @@ fn pod(ns: &str, name: &str, image: &str, digest: &str, pull_secret: Option<&str
     p
 }
 
-/// Serves the mocked API until `n` report-status writes were seen; answers pull-secret reads
+/// Serves the mocked API until `n` report-status writes and `events` events were seen;
+/// answers pull-secret reads
 /// from `secrets` and echoes everything else (a service account read gets one without
 /// pull secrets).
-async fn serve(server: &mut ApiServer, secrets: &Value, n: usize) -> Vec<Seen> {
+async fn serve(server: &mut ApiServer, secrets: &Value, n: usize, events: usize) -> Vec<Seen> {
     let mut seen = Vec::new();
-    let mut statuses = 0;
-    while statuses < n {
+    let (mut statuses, mut events_seen) = (0, 0);
+    while statuses < n || events_seen < events {
         let s = server
             .answer_with(http::StatusCode::OK, |s| {
                 if s.path.contains("/secrets/") {
@@ -95,6 +96,9 @@ async fn serve(server: &mut ApiServer, secrets: &Value, n: usize) -> Vec<Seen> {
             .await;
         if s.path.ends_with("/status") {
             statuses += 1;
+        }
+        if s.path.ends_with("/events") {
+            events_seen += 1;
         }
         seen.push(s);
     }
@@ -142,7 +146,7 @@ async fn pods_images_are_scanned_once_per_digest_with_their_pull_secret() {
         "metadata": {"name": "regcred", "namespace": "apps"}, "type": "kubernetes.io/dockerconfigjson",
         "data": {".dockerconfigjson": base64::engine::general_purpose::STANDARD.encode(config.to_string())}}});
     let workers = tokio::spawn(queue.clone().run(ctx.clone(), std::future::pending()));
-    let seen = tokio::time::timeout(Duration::from_secs(120), serve(&mut server, &secrets, 2))
+    let seen = tokio::time::timeout(Duration::from_secs(120), serve(&mut server, &secrets, 2, 1))
         .await
         .expect("both images scanned and recorded within 2 minutes");
 
@@ -236,9 +240,12 @@ async fn a_scan_that_keeps_failing_is_recorded_as_failed_with_the_reason() {
     ));
     let workers = tokio::spawn(queue.clone().run(ctx.clone(), std::future::pending()));
     let started = std::time::Instant::now();
-    let seen = tokio::time::timeout(Duration::from_secs(60), serve(&mut server, &json!({}), 1))
-        .await
-        .expect("the failure is recorded");
+    let seen = tokio::time::timeout(
+        Duration::from_secs(60),
+        serve(&mut server, &json!({}), 1, 0),
+    )
+    .await
+    .expect("the failure is recorded");
     // The service account was asked for its pull secrets (none).
     assert_eq!(
         seen[0].path,

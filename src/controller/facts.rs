@@ -211,20 +211,23 @@ pub fn image_verdicts(
     today: Day,
 ) -> HashMap<String, ImageVerdict> {
     let mut out: HashMap<String, ImageVerdict> = HashMap::new();
+    let mut merge = |key: &str, verdict: &ImageVerdict| match out.get(key) {
+        Some(prev) if rank(prev) >= rank(verdict) => {}
+        _ => {
+            out.insert(key.to_string(), verdict.clone());
+        }
+    };
     for r in reports {
         let verdict = report_verdict(r, policy, registry, today);
+        // An index digest leads to one report per platform, and a probe may have named a
+        // report after the digest its runtime reported: wherever two reports meet on one
+        // digest, the worst verdict counts, never another image's "compliant" alone.
         if let Some(status) = &r.status {
-            // An index digest leads to one report per platform: a pod known only by the index
-            // gets the worst of them, never another platform's "compliant" alone.
             for d in &status.index_digests {
-                let worst = match out.remove(d) {
-                    Some(prev) if rank(&prev) >= rank(&verdict) => prev,
-                    _ => verdict.clone(),
-                };
-                out.insert(d.clone(), worst);
+                merge(d, &verdict);
             }
         }
-        out.insert(r.spec.digest.clone(), verdict);
+        merge(&r.spec.digest, &verdict);
     }
     out
 }

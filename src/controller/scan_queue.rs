@@ -364,9 +364,10 @@ pub fn failed_status(
 }
 
 /// Creates the report if absent and applies its status (server-side apply, field manager
-/// `fips-operator-controller`). Returns the object as stored.
+/// `manager`). Returns the object as stored.
 pub async fn write_report(
     client: &kube::Client,
+    manager: &str,
     digest: &str,
     status: &FipsImageReportStatus,
 ) -> Result<FipsImageReport, Error> {
@@ -378,7 +379,7 @@ pub async fn write_report(
         "metadata": {"name": name},
         "spec": {"digest": digest},
     });
-    let params = PatchParams::apply(MANAGER).force();
+    let params = PatchParams::apply(manager).force();
     api.patch(&name, &params, &Patch::Apply(&object))
         .await
         .map_err(Error::kube(format!("creating FipsImageReport {name}")))?;
@@ -563,7 +564,7 @@ async fn process(queue: &ScanQueue, ctx: &Context, req: &ScanRequest) -> Option<
             }
             let status = scanned_status(&scan, &req.images, now);
             ctx.metrics.count_scan(scan.outcome.as_str());
-            match write_report(&ctx.client, &digest, &status).await {
+            match write_report(&ctx.client, MANAGER, &digest, &status).await {
                 Ok(report) => {
                     tracing::info!(image = %req.reference, %digest, outcome = scan.outcome.as_str(), "image scanned");
                     if scan.outcome == crate::policy::Outcome::NonCompliant {
@@ -594,7 +595,7 @@ async fn process(queue: &ScanQueue, ctx: &Context, req: &ScanRequest) -> Option<
                 return Some(ctx.settings.scan_backoff * 10);
             };
             let status = failed_status(&reason, &req.images, &req.platform, now);
-            if let Err(e) = write_report(&ctx.client, digest, &status).await {
+            if let Err(e) = write_report(&ctx.client, MANAGER, digest, &status).await {
                 tracing::error!(error = %e, "could not record a failed scan");
                 return Some(ctx.settings.scan_backoff);
             }

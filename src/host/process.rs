@@ -209,8 +209,11 @@ fn classify(e: &std::io::Error, what: &str) -> Skip {
     }
 }
 
-/// Judgments shared by processes running the same file in the same root.
-type Cache = HashMap<(u64, u64, u64, u64), BinaryVerdict>;
+/// Judgments shared by processes running the same file in the same root, kept across probe
+/// passes: keyed by the file's device, inode, size and change time and the root's device and
+/// inode, so a replaced file is judged again.
+#[derive(Default)]
+pub struct Cache(HashMap<(u64, u64, u64, i64, u64, u64), BinaryVerdict>);
 
 fn inspect_one(
     dir: &Path,
@@ -243,8 +246,15 @@ fn inspect_one(
     let container = read(dir, "cgroup")
         .ok()
         .and_then(|c| container_id(&String::from_utf8_lossy(&c)));
-    let key = (meta.dev(), meta.ino(), root_meta.dev(), root_meta.ino());
-    let verdict = match cache.get(&key) {
+    let key = (
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.ctime(),
+        root_meta.dev(),
+        root_meta.ino(),
+    );
+    let verdict = match cache.0.get(&key) {
         Some(v) => v.clone(),
         None => {
             let data = std::fs::read(&data_path).map_err(|e| classify(&e, "exe"))?;
@@ -265,7 +275,7 @@ fn inspect_one(
                 env.get("OPENSSL_CONF").map(String::as_str),
                 &providers,
             );
-            cache.insert(key, v.clone());
+            cache.0.insert(key, v.clone());
             v
         }
     };
@@ -295,16 +305,26 @@ pub fn scan_processes(
     ctx: &ScanContext,
     skip_pid: Option<u32>,
 ) -> std::io::Result<ProcessScan> {
+    scan_processes_with(proc_dir, host, ctx, skip_pid, &mut Cache::default())
+}
+
+/// `scan_processes` with judgments kept in `cache` from one call to the next (the probe).
+pub fn scan_processes_with(
+    proc_dir: &Path,
+    host: &HostFacts,
+    ctx: &ScanContext,
+    skip_pid: Option<u32>,
+    cache: &mut Cache,
+) -> std::io::Result<ProcessScan> {
     let mut pids: Vec<u32> = std::fs::read_dir(proc_dir)?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .filter(|pid| Some(*pid) != skip_pid)
         .collect();
     pids.sort_unstable();
     let mut out = ProcessScan::default();
-    let mut cache = Cache::new();
     let mut denied: BTreeMap<String, usize> = BTreeMap::new();
     for pid in pids {
-        match inspect_one(&proc_dir.join(pid.to_string()), pid, host, ctx, &mut cache) {
+        match inspect_one(&proc_dir.join(pid.to_string()), pid, host, ctx, cache) {
             Ok(p) => out.processes.push(p),
             Err(Skip::Gone) => {}
             Err(Skip::Denied(what)) => {

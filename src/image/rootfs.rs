@@ -159,7 +159,18 @@ pub fn scan_dir(
     ctx: &ScanContext,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ScanReport, ScanError> {
-    Ok(scan_root(root, display, ctx, progress, None)?.report)
+    Ok(scan_root(root, display, ctx, progress, None, false)?.report)
+}
+
+/// A running container's root (`/proc/<pid>/root`): like `scan_dir`, but the walk stays on
+/// the root's own filesystem, so the container's `/proc`, `/sys`, `/dev` and mounted volumes
+/// are not walked (binaries inside volumes are not part of the image).
+pub fn scan_running_root(
+    root: &Path,
+    display: &str,
+    ctx: &ScanContext,
+) -> Result<ScanReport, ScanError> {
+    Ok(scan_root(root, display, ctx, &mut |_| {}, None, true)?.report)
 }
 
 /// A root filesystem's scan with what the image-level rules found.
@@ -176,6 +187,7 @@ pub(crate) fn scan_root(
     ctx: &ScanContext,
     progress: &mut dyn FnMut(Progress),
     openssl_conf: Option<&str>,
+    same_fs: bool,
 ) -> Result<RootScan, ScanError> {
     let io = |source: std::io::Error| ScanError::Io {
         path: root.display().to_string(),
@@ -188,8 +200,11 @@ pub(crate) fn scan_root(
     let mut skipped = Vec::new();
     let mut image_reasons = Vec::new();
     let mut state = Progress::default();
+    // A root that is itself a link (a container's `/proc/<pid>/root`) is entered (walkdir
+    // follows root links); links below it are never followed.
     let walker = walkdir::WalkDir::new(root)
         .follow_links(false)
+        .same_file_system(same_fs)
         .sort_by_file_name()
         .into_iter();
     for entry in walker {

@@ -165,6 +165,7 @@ pub fn scan_image(
         ctx,
         &mut on_file,
         openssl_conf.as_deref(),
+        false,
     )
     .map_err(|e| ImageError::Source(e.to_string()))?;
     let mut report = scan.report;

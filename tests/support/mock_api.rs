@@ -36,6 +36,11 @@ impl ApiServer {
         status: StatusCode,
         reply: impl FnOnce(&Seen) -> Value,
     ) -> Seen {
+        self.respond(|s| (status, reply(s))).await
+    }
+
+    /// Waits for the next request and answers it with the status and body `reply` picks.
+    pub async fn respond(&mut self, reply: impl FnOnce(&Seen) -> (StatusCode, Value)) -> Seen {
         let (request, send) =
             tokio::time::timeout(Duration::from_secs(10), self.handle.next_request())
                 .await
@@ -60,7 +65,8 @@ impl ApiServer {
                 }
             },
         };
-        let body = serde_json::to_vec(&reply(&seen)).expect("json");
+        let (status, body) = reply(&seen);
+        let body = serde_json::to_vec(&body).expect("json");
         send.send_response(
             Response::builder()
                 .status(status)

@@ -1,0 +1,132 @@
+//! `fips-operator probe`: the node probe (the DaemonSet role, DESIGN §2).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use k8s_openapi::jiff::Timestamp;
+
+use super::controller::{init_logging, LogFormat};
+use super::scan::registry_and_day;
+use super::EXIT_COMPLIANT;
+use crate::image::ScanContext;
+use crate::policy::ImagePolicy;
+use crate::probe::{Probe, ProbeSettings};
+
+#[derive(clap::Args, Debug)]
+pub struct ProbeArgs {
+    /// The node this probe runs on (the DaemonSet passes spec.nodeName).
+    #[arg(long, env = "NODE_NAME")]
+    pub node: String,
+    /// Where the host's /proc and /etc are mounted (read-only).
+    #[arg(long, default_value = "/", value_name = "DIR")]
+    pub host_root: PathBuf,
+    /// Time between passes: seconds, or with a unit (300s, 5m).
+    #[arg(long, default_value = "300s", value_parser = parse_interval)]
+    pub interval: Duration,
+    /// Spread passes over ±this fraction of the interval.
+    #[arg(long, default_value_t = 0.1)]
+    pub jitter: f64,
+    /// One pass, then exit (for a Job, or a try on one node).
+    #[arg(long)]
+    pub once: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// A module registry JSON file to use instead of the built-in one.
+    #[arg(long, env = "FIPS_MODULE_REGISTRY", value_name = "FILE")]
+    pub module_registry: Option<PathBuf>,
+}
+
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?}: expected seconds, e.g. 300 or 300s or 5m"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{s:?}: the unit must be s, m or h")),
+    };
+    if secs < 10 {
+        return Err(format!("{s:?}: at least 10 seconds"));
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+pub fn run(args: ProbeArgs) -> anyhow::Result<u8> {
+    init_logging(args.log_format);
+    let (registry, today) = registry_and_day(args.module_registry.as_deref(), None)?;
+    let ctx = ScanContext {
+        registry,
+        today,
+        policy: ImagePolicy::default(),
+    };
+    let settings = ProbeSettings {
+        node: args.node.clone(),
+        host_root: args.host_root.clone(),
+        interval: args.interval,
+        jitter: args.jitter,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(async move {
+        let client = kube::Client::try_default().await.map_err(|e| {
+            anyhow::anyhow!("no Kubernetes configuration ({e}); run in a pod, or set KUBECONFIG")
+        })?;
+        let mut probe = Probe::new(settings, ctx);
+        loop {
+            match probe.pass(&client, Timestamp::now()).await {
+                Ok(s) => tracing::info!(
+                    node = %args.node,
+                    containers = s.summary.containers,
+                    non_compliant = s.summary.non_compliant,
+                    unknown = s.summary.unknown,
+                    "FipsStatus written"
+                ),
+                Err(e) if args.once => return Err(e),
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "probe pass failed; retrying next interval"),
+            }
+            if args.once {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(probe.next_wait()) => {}
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+                _ = sigterm() => return Ok(()),
+            }
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    result?;
+    Ok(EXIT_COMPLIANT)
+}
+
+async fn sigterm() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval("300"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_interval("300s"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_interval("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_interval("5").is_err());
+        assert!(parse_interval("5d").is_err());
+        assert!(parse_interval("abc").is_err());
+    }
+}
