@@ -232,6 +232,7 @@ pub struct Probe {
     /// Digests whose verdict is known, with it.
     images: HashMap<String, ImageFacts>,
     previous: Vec<Condition>,
+    warned: Vec<String>,
 }
 
 impl Probe {
@@ -242,6 +243,7 @@ impl Probe {
             exe_cache: Cache::default(),
             images: HashMap::new(),
             previous: Vec::new(),
+            warned: Vec::new(),
         }
     }
 
@@ -252,19 +254,7 @@ impl Probe {
         client: &Client,
         now: Timestamp,
     ) -> anyhow::Result<FipsStatusStatus> {
-        let root = self.settings.host_root.clone();
-        let host = host_facts(&root, &self.ctx);
-        let scan = scan_processes_with(
-            &root.join("proc"),
-            &host,
-            &self.ctx,
-            Some(std::process::id()),
-            &mut self.exe_cache,
-        )
-        .map_err(|e| anyhow::anyhow!("reading {}/proc: {e}", root.display()))?;
-        for w in &scan.warnings {
-            tracing::warn!("{w}");
-        }
+        let (host, scan) = self.local()?;
         let pods: Api<Pod> = Api::all(client.clone());
         let pods = pods
             .list(&ListParams::default().fields(&format!("spec.nodeName={}", self.settings.node)))
@@ -275,6 +265,37 @@ impl Probe {
         let entries = container_entries(&pods, &scan.processes, &self.images);
         let status = node_status(&host, entries, &self.previous, now);
         self.write(client, &status).await?;
+        self.previous = status.conditions.clone();
+        Ok(status)
+    }
+
+    /// The node's own facts and its processes (judgments cached from pass to pass).
+    pub fn local(&mut self) -> anyhow::Result<(HostFacts, crate::host::process::ProcessScan)> {
+        let root = self.settings.host_root.clone();
+        let host = host_facts(&root, &self.ctx);
+        let scan = scan_processes_with(
+            &root.join("proc"),
+            &host,
+            &self.ctx,
+            Some(std::process::id()),
+            &mut self.exe_cache,
+        )
+        .map_err(|e| anyhow::anyhow!("reading {}/proc: {e}", root.display()))?;
+        // Said once, and again only when it changes.
+        if scan.warnings != self.warned {
+            for w in &scan.warnings {
+                tracing::warn!("{w}");
+            }
+            self.warned = scan.warnings.clone();
+        }
+        Ok((host, scan))
+    }
+
+    /// A pass without the API server (`--dry-run`): no pods, so no container entries, and
+    /// nothing written; the status is returned for printing.
+    pub fn dry_pass(&mut self, now: Timestamp) -> anyhow::Result<FipsStatusStatus> {
+        let (host, _scan) = self.local()?;
+        let status = node_status(&host, Vec::new(), &self.previous, now);
         self.previous = status.conditions.clone();
         Ok(status)
     }

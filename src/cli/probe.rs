@@ -30,6 +30,14 @@ pub struct ProbeArgs {
     /// One pass, then exit (for a Job, or a try on one node).
     #[arg(long)]
     pub once: bool,
+    /// No API server: read the node's facts and processes, print the FipsStatus it would
+    /// write as JSON, and exit after `--passes` passes back to back (for trials and the
+    /// resource benchmark, scripts/bench-probe.sh).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Passes of a `--dry-run`.
+    #[arg(long, default_value_t = 1, requires = "dry_run")]
+    pub passes: u32,
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
     /// A module registry JSON file to use instead of the built-in one.
@@ -71,6 +79,23 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<u8> {
         interval: args.interval,
         jitter: args.jitter,
     };
+    if args.dry_run {
+        let mut probe = Probe::new(settings, ctx);
+        let mut last = None;
+        for pass in 1..=args.passes.max(1) {
+            let started = std::time::Instant::now();
+            last = Some(probe.dry_pass(Timestamp::now())?);
+            eprintln!(
+                "pass {pass}: {:.1} ms",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&last).context("encoding the status")?
+        );
+        return Ok(EXIT_COMPLIANT);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
