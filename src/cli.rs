@@ -1,6 +1,7 @@
 //! The `fips-operator` command line: argument parsing and wiring. Exit codes (DESIGN §5):
 //! 0 compliant, 1 not compliant, 2 usage or operational error.
 
+mod admit;
 mod check;
 pub mod controller;
 pub mod crd;
@@ -36,6 +37,10 @@ pub enum Command {
     /// The node probe (the DaemonSet role): this node's FIPS facts and its containers'
     /// runtime evidence, written to FipsStatus/<node> on an interval.
     Probe(Box<probe::ProbeArgs>),
+    /// Would these manifests be admitted, and why not? Evaluates every Pod and workload
+    /// template against a FipsPolicy with the verdicts of FipsImageReport files, offline.
+    /// Exit 0 all admitted (warnings included), 1 any denied, 2 error.
+    Admit(Box<admit::AdmitArgs>),
     /// Print the CustomResourceDefinitions (FipsPolicy, FipsStatus, FipsImageReport) as YAML:
     /// `fips-operator crd | kubectl apply -f -`.
     Crd(crd::CrdArgs),
@@ -66,6 +71,7 @@ pub fn run() -> ExitCode {
         Command::Scan(a) => scan::run(*a),
         Command::Crd(a) => crd::run(a),
         Command::Check(a) => check::run(*a),
+        Command::Admit(a) => admit::run(*a),
         Command::Probe(a) => probe::run(*a),
         Command::Controller(a) => controller::run(*a),
     };

@@ -1,6 +1,7 @@
 //! Pure decisions: the outcome of a scan target from judged binaries (FIPS-RULES §5 I1), and
 //! a FipsPolicy's status from cluster facts (`cluster`).
 
+pub mod admission;
 pub mod cluster;
 
 use serde::{Deserialize, Serialize};

@@ -265,7 +265,7 @@ fn looks_like_reference(target: &str) -> bool {
         && (target.contains(':') || target.contains('@'))
 }
 
-fn read_policy(path: &Path) -> anyhow::Result<FipsPolicy> {
+pub(super) fn read_policy(path: &Path) -> anyhow::Result<FipsPolicy> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("--policy {}: cannot read it", path.display()))?;
     serde_saphyr::from_str(&text).map_err(|e| {

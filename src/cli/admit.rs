@@ -1,0 +1,329 @@
+//! `fips-operator admit --policy FILE --reports DIR MANIFEST…`: would these objects be
+//! admitted, and why not? Offline (DESIGN §5): the webhook's decision on files.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use k8s_openapi::api::core::v1::PodSpec;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::output::OutputFormat;
+use super::scan::{read_policy, registry_and_day};
+use super::{EXIT_COMPLIANT, EXIT_NOT_COMPLIANT};
+use crate::api::{FipsImageReport, ImagePhase};
+use crate::controller::facts::report_verdict;
+use crate::inspect::{Day, ModuleRegistry};
+use crate::policy::admission::{
+    decide, Context as AdmissionContext, ImageKnowledge, ImageVerdicts, NamedPolicy, Outcome,
+    Subject,
+};
+use crate::policy::cluster::ImageVerdict;
+use crate::policy::ImagePolicy;
+
+#[derive(clap::Args, Debug)]
+pub struct AdmitArgs {
+    /// The FipsPolicy (YAML or JSON) to evaluate against.
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// FipsImageReport objects (files or a directory of them, as `kubectl get fir -o yaml`
+    /// prints them): the image verdicts. Images without one are "not judged yet".
+    #[arg(long, value_name = "DIR|FILE")]
+    pub reports: Vec<PathBuf>,
+    /// Output format: a table for people, JSON (an array, one element per object).
+    #[arg(long, short, value_enum, default_value = "table", env = "FIPS_OUTPUT")]
+    pub output: OutputFormat,
+    /// The operator's namespace, always admitted.
+    #[arg(long, default_value = "fips-operator")]
+    pub operator_namespace: String,
+    /// A module registry JSON file to use instead of the built-in one.
+    #[arg(long, env = "FIPS_MODULE_REGISTRY", value_name = "FILE")]
+    pub module_registry: Option<PathBuf>,
+    /// Judge certificate dates as of this day (YYYY-MM-DD) instead of today.
+    #[arg(long, env = "FIPS_AS_OF", value_name = "DAY")]
+    pub as_of: Option<String>,
+    /// Manifests: YAML or JSON files (several documents and `List`s allowed), `-` for stdin.
+    #[arg(required = true, value_name = "MANIFEST")]
+    pub manifests: Vec<PathBuf>,
+}
+
+/// One evaluated object (DESIGN §5).
+#[derive(Debug, Serialize)]
+pub struct AdmitResult {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub decision: &'static str,
+    pub messages: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+/// Documents of a YAML/JSON text, `List`s expanded.
+fn documents(text: &str, origin: &str) -> anyhow::Result<Vec<Value>> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text)
+        .map_err(|e| anyhow::anyhow!("{origin}: not YAML or JSON ({e})"))?;
+    let mut out = Vec::new();
+    for d in docs {
+        if d.is_null() {
+            continue;
+        }
+        match d["items"].as_array() {
+            Some(items) if d["kind"].as_str().is_some_and(|k| k.ends_with("List")) => {
+                out.extend(items.iter().cloned())
+            }
+            _ => out.push(d),
+        }
+    }
+    Ok(out)
+}
+
+fn read_text(path: &Path) -> anyhow::Result<String> {
+    if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading stdin")?;
+        return Ok(s);
+    }
+    std::fs::read_to_string(path).with_context(|| format!("{}: cannot read it", path.display()))
+}
+
+fn report_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(path).sort_by_file_name() {
+        let e = e.with_context(|| format!("--reports {}", path.display()))?;
+        let name = e.file_name().to_string_lossy();
+        if e.file_type().is_file() && [".yaml", ".yml", ".json"].iter().any(|x| name.ends_with(x)) {
+            out.push(e.path().to_path_buf());
+        }
+    }
+    Ok(out)
+}
+
+/// Image verdicts from FipsImageReport objects, derived under each policy when read.
+pub struct ReportVerdicts {
+    reports: Vec<FipsImageReport>,
+    registry: ModuleRegistry,
+    today: Day,
+}
+
+impl ReportVerdicts {
+    fn matching(&self, image: &str) -> Vec<&FipsImageReport> {
+        let digest = image.split_once('@').map(|(_, d)| d);
+        self.reports
+            .iter()
+            .filter(|r| match digest {
+                Some(d) => {
+                    r.spec.digest == d
+                        || r.status
+                            .as_ref()
+                            .is_some_and(|s| s.index_digests.iter().any(|x| x == d))
+                }
+                // A tag: the references a report has seen (the webhook resolves tags).
+                None => r
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| s.images.iter().any(|x| x == image)),
+            })
+            .collect()
+    }
+}
+
+impl ImageVerdicts for ReportVerdicts {
+    fn lookup(&self, image: &str, policy: ImagePolicy) -> ImageKnowledge {
+        let mut worst: Option<ImageKnowledge> = None;
+        let rank = |k: &ImageKnowledge| match k {
+            ImageKnowledge::Compliant => 0,
+            ImageKnowledge::NotJudged => 1,
+            ImageKnowledge::Unknown { .. } => 2,
+            ImageKnowledge::NonCompliant { .. } => 3,
+        };
+        for r in self.matching(image) {
+            let name = r.metadata.name.clone().unwrap_or_default();
+            let status = r.status.clone().unwrap_or_default();
+            let k = match report_verdict(r, policy, &self.registry, self.today) {
+                ImageVerdict::Compliant => ImageKnowledge::Compliant,
+                ImageVerdict::NonCompliant(first) => {
+                    let mut reasons = vec![first];
+                    reasons.extend(status.reasons.iter().skip(1).take(4).cloned());
+                    ImageKnowledge::NonCompliant {
+                        reasons,
+                        report: name,
+                    }
+                }
+                ImageVerdict::Unknown if status.phase == ImagePhase::Pending => {
+                    ImageKnowledge::NotJudged
+                }
+                ImageVerdict::Unknown => ImageKnowledge::Unknown {
+                    why: status
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| "the report has no verdict".into()),
+                    report: name,
+                },
+            };
+            if worst.as_ref().is_none_or(|w| rank(&k) > rank(w)) {
+                worst = Some(k);
+            }
+        }
+        worst.unwrap_or(ImageKnowledge::NotJudged)
+    }
+}
+
+/// The pod spec of a Pod or of a workload's template.
+fn pod_spec(obj: &Value) -> Option<PodSpec> {
+    let spec = match obj["kind"].as_str()? {
+        "Pod" => &obj["spec"],
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "Job"
+        | "ReplicationController" => &obj["spec"]["template"]["spec"],
+        "CronJob" => &obj["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        _ => return None,
+    };
+    serde_json::from_value(spec.clone()).ok()
+}
+
+pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
+    let policy = read_policy(&args.policy)?;
+    let (registry, today) =
+        registry_and_day(args.module_registry.as_deref(), args.as_of.as_deref())?;
+    let mut reports = Vec::new();
+    for path in &args.reports {
+        for file in report_files(path)? {
+            let origin = file.display().to_string();
+            for doc in documents(&read_text(&file)?, &origin)? {
+                if doc["kind"] != "FipsImageReport" {
+                    continue;
+                }
+                let r: FipsImageReport = serde_json::from_value(doc).map_err(|e| {
+                    anyhow::anyhow!("{origin}: a FipsImageReport that does not parse ({e})")
+                })?;
+                reports.push(r);
+            }
+        }
+    }
+    let verdicts = ReportVerdicts {
+        reports,
+        registry,
+        today,
+    };
+    let mut objects = Vec::new();
+    for m in &args.manifests {
+        let origin = m.display().to_string();
+        objects.extend(documents(&read_text(m)?, &origin)?);
+    }
+    let mut namespace_labels: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+    for o in objects.iter().filter(|o| o["kind"] == "Namespace") {
+        let name = o["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let mut labels: BTreeMap<String, String> =
+            serde_json::from_value(o["metadata"]["labels"].clone()).unwrap_or_default();
+        labels.insert("kubernetes.io/metadata.name".into(), name.clone());
+        namespace_labels.insert(name, labels);
+    }
+    let name = policy
+        .metadata
+        .name
+        .clone()
+        .unwrap_or_else(|| "policy".into());
+    let named = [NamedPolicy {
+        name: &name,
+        spec: &policy.spec,
+    }];
+    let mut results = Vec::new();
+    for o in &objects {
+        let Some(spec) = pod_spec(o) else { continue };
+        let namespace = o["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string();
+        let labels = namespace_labels
+            .get(&namespace)
+            .cloned()
+            .unwrap_or_else(|| {
+                BTreeMap::from([("kubernetes.io/metadata.name".to_string(), namespace.clone())])
+            });
+        let ctx = AdmissionContext {
+            policies: &named,
+            namespace_labels: &labels,
+            operator_namespace: &args.operator_namespace,
+            nodes: &[],
+        };
+        let kind = o["kind"].as_str().unwrap_or_default().to_string();
+        let obj_name = o["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let d = decide(
+            Subject {
+                kind: &kind,
+                namespace: &namespace,
+                name: &obj_name,
+                spec: &spec,
+            },
+            &ctx,
+            &verdicts,
+        );
+        results.push(AdmitResult {
+            kind,
+            namespace,
+            name: obj_name,
+            decision: d.outcome.as_str(),
+            messages: d.messages,
+            warnings: d
+                .warnings
+                .into_iter()
+                .chain(d.audit.into_values())
+                .collect(),
+        });
+    }
+    let denied = results
+        .iter()
+        .any(|r| r.decision == Outcome::Denied.as_str());
+    match print(&results, args.output) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other?,
+    }
+    Ok(if denied {
+        EXIT_NOT_COMPLIANT
+    } else {
+        EXIT_COMPLIANT
+    })
+}
+
+fn print(results: &[AdmitResult], format: OutputFormat) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if format == OutputFormat::Json {
+        serde_json::to_writer_pretty(&mut out, results)?;
+        return writeln!(out);
+    }
+    if results.is_empty() {
+        writeln!(out, "no Pod or workload template in the manifests")?;
+    }
+    for r in results {
+        writeln!(
+            out,
+            "{:<8} {} {}/{}",
+            r.decision.to_uppercase(),
+            r.kind,
+            r.namespace,
+            r.name
+        )?;
+        for m in &r.messages {
+            writeln!(out, "  denied: {m}")?;
+        }
+        for w in &r.warnings {
+            writeln!(out, "  warning: {w}")?;
+        }
+    }
+    Ok(())
+}
