@@ -60,7 +60,9 @@ fn process(host: &Path, pid: u32, binary: &str, env: &[&str], in_container: bool
     );
     let dir = host.join(format!("proc/{pid}"));
     std::fs::create_dir_all(&dir).expect("mkdir");
-    symlink("/usr/bin/app", dir.join("exe")).expect("exe link");
+    // As the kernel shows it to a reader outside the process's root: the path from the
+    // reader's root to the file the process runs.
+    symlink(rootfs.join("usr/bin/app"), dir.join("exe")).expect("exe link");
     symlink(&rootfs, dir.join("root")).expect("root link");
     let mut environ = b"PATH=/usr/bin\0HOME=/\0".to_vec();
     for e in env {
@@ -564,4 +566,38 @@ fn tls_endpoints_with_approved_and_non_approved_suites() {
             .contains("refused"),
         "{r:#}"
     );
+}
+
+#[test]
+fn a_decoy_inside_a_chroot_is_not_what_gets_judged() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let host = host_tree(dir.path(), true);
+    // The process runs jail/app (Go without a FIPS module) chrooted in jail; the kernel shows
+    // its exe as /…/jail/app. A FIPS binary planted at jail/…/jail/app must not stand in for it.
+    let jail = host.join("jail");
+    write(
+        &jail,
+        "app",
+        &std::fs::read(fixture("go119-std")).expect("fixture"),
+    );
+    let decoy = jail
+        .join(jail.strip_prefix("/").expect("absolute"))
+        .join("app");
+    write(
+        decoy.parent().expect("parent"),
+        "app",
+        &std::fs::read(fixture("go127-fips-certified")).expect("fixture"),
+    );
+    let p = host.join("proc/300");
+    std::fs::create_dir_all(&p).expect("mkdir");
+    symlink(jail.join("app"), p.join("exe")).expect("exe");
+    symlink(&jail, p.join("root")).expect("root");
+    std::fs::write(p.join("environ"), b"").expect("environ");
+    std::fs::write(p.join("cgroup"), b"0::/\n").expect("cgroup");
+    let (run, r) = check(&["--root", &host.to_string_lossy()]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let proc300 = by_pid(&r, 300);
+    assert_eq!(proc300["exe"], "/app");
+    assert_eq!(proc300["verdict"], "not-fips-capable", "{proc300:#}");
+    assert_eq!(proc300["state"], "not-fips");
 }

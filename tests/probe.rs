@@ -50,7 +50,7 @@ fn host(dir: &Path) -> std::path::PathBuf {
     .expect("chmod");
     let p = root.join("proc/100");
     std::fs::create_dir_all(&p).expect("mkdir");
-    symlink("/usr/bin/app", p.join("exe")).expect("exe");
+    symlink(rootfs.join("usr/bin/app"), p.join("exe")).expect("exe");
     symlink(&rootfs, p.join("root")).expect("root");
     std::fs::write(p.join("environ"), b"PATH=/usr/bin\0").expect("environ");
     std::fs::write(p.join("maps"), b"").expect("maps");

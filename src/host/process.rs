@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::ErrorKind;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -88,12 +88,28 @@ pub struct ProcessScan {
 fn godebug_fips140(godebug: &str) -> Option<&str> {
     godebug
         .split(',')
-        .filter_map(|kv| kv.trim().strip_prefix("fips140="))
+        .filter_map(|kv| kv.strip_prefix("fips140="))
         .next_back()
 }
 
 fn is_on(v: Option<&String>) -> bool {
     v.is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("on"))
+}
+
+/// The P1 switch that turns *this* module on: each module reads only its own.
+fn switched_on(module: &str, env: &BTreeMap<String, String>) -> bool {
+    let fips140 = env.get("GODEBUG").and_then(|g| godebug_fips140(g));
+    let godebug_on = matches!(fips140, Some("on" | "only"));
+    if module == "go-native" {
+        godebug_on
+    } else if module.starts_with("golang-fips") {
+        // Red Hat's fork reads GOLANG_FIPS, Microsoft's GOFIPS (older) or GODEBUG.
+        is_on(env.get("GOLANG_FIPS")) || is_on(env.get("GOFIPS")) || godebug_on
+    } else if module.starts_with("openssl") {
+        is_on(env.get("OPENSSL_FORCE_FIPS_MODE"))
+    } else {
+        false
+    }
 }
 
 /// FIPS-RULES §6: the state of a process from its verdict, its environment and its maps.
@@ -104,26 +120,33 @@ pub fn process_state(
     host: &HostFacts,
 ) -> (State, Vec<String>) {
     let mut why = Vec::new();
+    let provider_mapped = maps.iter().any(|m| {
+        m.ends_with("ossl-modules/fips.so")
+            || m.contains("symcryptprovider.so")
+            || m.contains("libsymcrypt.so")
+    });
     let state = match verdict.verdict {
+        Verdict::NoCrypto if !maps.is_empty() => {
+            // No crypto in the file, but a crypto library mapped: loaded at run time
+            // (dlopen, an interpreter). Not judged, so never counted as FIPS.
+            why.push(
+                "crypto library mapped at run time (dlopen or an interpreter): not judged".into(),
+            );
+            State::Unknown
+        }
         Verdict::NoCrypto => State::NoCrypto,
         Verdict::NotFipsCapable => State::NotFips,
         Verdict::Unknown => State::Unknown,
         Verdict::FipsCapable => {
+            let module = verdict.module.as_ref().map_or("", |m| m.name.as_str());
             let fips140 = env.get("GODEBUG").and_then(|g| godebug_fips140(g));
-            let forced = is_on(env.get("GOLANG_FIPS"))
-                || is_on(env.get("GOFIPS"))
-                || is_on(env.get("OPENSSL_FORCE_FIPS_MODE"));
             if env.contains_key("GOLANG_FIPS") && fips140.is_some() {
                 why.push(
                     "GOLANG_FIPS and GODEBUG=fips140 are both set: Red Hat Go panics at start-up"
                         .into(),
                 );
             }
-            let provider_mapped = maps.iter().any(|m| {
-                m.ends_with("ossl-modules/fips.so")
-                    || m.contains("symcryptprovider.so")
-                    || m.contains("libsymcrypt.so")
-            });
+            let on = switched_on(module, env);
             match verdict.module.as_ref().map(|m| m.activation) {
                 Some(Activation::Always) => State::FipsActive,
                 Some(Activation::DefaultOn) => {
@@ -135,21 +158,21 @@ pub fn process_state(
                     }
                 }
                 Some(Activation::EnvSwitch) => {
-                    if matches!(fips140, Some("on" | "only")) || forced {
+                    if on {
                         State::FipsActive
                     } else {
-                        why.push("FIPS mode is switched on by the environment (GODEBUG=fips140=on, GOFIPS=1 or GOLANG_FIPS=1), and it is not set".into());
+                        why.push(format!("the {module} module is switched on by the environment, and its switch is not set"));
                         State::FipsInactive
                     }
                 }
                 Some(Activation::HostDriven) => {
-                    let switched = host.kernel_fips_enabled == Some(true) || forced;
+                    let switched = host.kernel_fips_enabled == Some(true) || on;
+                    // Only OpenSSL-based modules show their provider in the maps.
+                    let needs_provider = module.contains("openssl");
                     if !switched {
-                        why.push(
-                            "the kernel is not in FIPS mode and no forcing variable is set".into(),
-                        );
+                        why.push("the kernel is not in FIPS mode and the module's forcing variable is not set".into());
                         State::FipsInactive
-                    } else if !provider_mapped {
+                    } else if needs_provider && !provider_mapped {
                         why.push(
                             "no FIPS provider (ossl-modules/fips.so, SymCrypt) mapped yet".into(),
                         );
@@ -210,10 +233,37 @@ fn classify(e: &std::io::Error, what: &str) -> Skip {
 }
 
 /// Judgments shared by processes running the same file in the same root, kept across probe
-/// passes: keyed by the file's device, inode, size and change time and the root's device and
-/// inode, so a replaced file is judged again.
+/// passes: keyed by the file's device, inode, size and change time, the root's device and
+/// inode, the path, and the `OPENSSL_CONF` and providers that point OpenSSL elsewhere — so a
+/// replaced file, or the same file under another configuration, is judged again.
 #[derive(Default)]
-pub struct Cache(HashMap<(u64, u64, u64, i64, u64, u64), BinaryVerdict>);
+pub struct Cache(HashMap<CacheKey, BinaryVerdict>);
+
+type CacheKey = (
+    (u64, u64, u64, i64),
+    (u64, u64),
+    (String, Option<String>, Vec<String>),
+);
+
+/// The executable's path inside the process's root, when it can be proven: the path the
+/// kernel shows (relative to the reader's root) looked up in `/proc/<pid>/root`, or with the
+/// root's own path stripped (a chroot), and accepted only when it is the very file the
+/// process runs (same device and inode as `/proc/<pid>/exe`).
+fn path_in_root(root: &Path, shown: &str, exe: &std::fs::Metadata) -> Option<String> {
+    let same = |rel: &str| {
+        crate::image::rootfs::resolve_in_root(root, rel)
+            .and_then(|p| std::fs::metadata(p).ok())
+            .is_some_and(|m| m.dev() == exe.dev() && m.ino() == exe.ino())
+    };
+    let rel = shown.trim_start_matches('/');
+    if same(rel) {
+        return Some(rel.to_string());
+    }
+    let root_path = std::fs::canonicalize(root).ok()?;
+    let inner = Path::new(shown).strip_prefix(&root_path).ok()?;
+    let inner = inner.to_string_lossy().into_owned();
+    same(&inner).then_some(inner)
+}
 
 fn inspect_one(
     dir: &Path,
@@ -224,21 +274,20 @@ fn inspect_one(
 ) -> Result<ProcessEvidence, Skip> {
     let link = std::fs::read_link(dir.join("exe")).map_err(|e| classify(&e, "exe"))?;
     let shown = link.to_string_lossy().into_owned();
-    let path = shown.trim_end_matches(" (deleted)").to_string();
+    let shown = shown.trim_end_matches(" (deleted)").to_string();
     let root = dir.join("root");
     let root_meta = std::fs::metadata(&root).map_err(|e| classify(&e, "root"))?;
-    let rel = path.trim_start_matches('/').to_string();
-    // The file as the process's root has it; through `exe` when it was replaced or deleted.
-    let resolved = crate::image::rootfs::resolve_in_root(&root, &rel)
-        .filter(|_| !shown.ends_with(" (deleted)"));
-    let data_path: PathBuf = resolved.unwrap_or_else(|| dir.join("exe"));
-    let meta = std::fs::metadata(&data_path).map_err(|e| classify(&e, "exe"))?;
+    // The bytes judged are always those of `/proc/<pid>/exe`: the file the kernel runs,
+    // whatever a path in the root leads to (a chroot, a replaced or deleted file).
+    let exe_path = dir.join("exe");
+    let meta = std::fs::metadata(&exe_path).map_err(|e| classify(&e, "exe"))?;
+    let in_root = path_in_root(&root, &shown, &meta);
+    let rel = in_root
+        .clone()
+        .unwrap_or_else(|| shown.trim_start_matches('/').to_string());
     let env = match read(dir, "environ") {
         Ok(raw) => parse_environ(&raw),
-        Err(e) => match classify(&e, "environ") {
-            Skip::Gone => return Err(Skip::Gone),
-            Skip::Denied(_) => BTreeMap::new(),
-        },
+        Err(e) => return Err(classify(&e, "environ")),
     };
     let maps = read(dir, "maps")
         .map(|m| crypto_maps(&String::from_utf8_lossy(&m)))
@@ -246,47 +295,43 @@ fn inspect_one(
     let container = read(dir, "cgroup")
         .ok()
         .and_then(|c| container_id(&String::from_utf8_lossy(&c)));
+    let providers: Vec<String> = maps
+        .iter()
+        .filter(|m| m.ends_with("ossl-modules/fips.so"))
+        .map(|m| m.trim_start_matches('/').to_string())
+        .chain(
+            env.get("OPENSSL_MODULES")
+                .map(|d| format!("{}/fips.so", d.trim_start_matches('/'))),
+        )
+        .collect();
+    let openssl_conf = env.get("OPENSSL_CONF").cloned();
+    // The verdict depends on the file, its root, and what points OpenSSL elsewhere.
     let key = (
-        meta.dev(),
-        meta.ino(),
-        meta.size(),
-        meta.ctime(),
-        root_meta.dev(),
-        root_meta.ino(),
+        (meta.dev(), meta.ino(), meta.size(), meta.ctime()),
+        (root_meta.dev(), root_meta.ino()),
+        (rel.clone(), openssl_conf.clone(), providers.clone()),
     );
     let verdict = match cache.0.get(&key) {
         Some(v) => v.clone(),
         None => {
-            let data = std::fs::read(&data_path).map_err(|e| classify(&e, "exe"))?;
-            let providers: Vec<String> = maps
-                .iter()
-                .filter(|m| m.ends_with("ossl-modules/fips.so"))
-                .map(|m| m.trim_start_matches('/').to_string())
-                .chain(
-                    env.get("OPENSSL_MODULES")
-                        .map(|d| format!("{}/fips.so", d.trim_start_matches('/'))),
-                )
-                .collect();
-            let (v, _) = judge_program(
-                &root,
-                &rel,
-                &data,
-                ctx,
-                env.get("OPENSSL_CONF").map(String::as_str),
-                &providers,
-            );
+            let data = crate::image::mmap::map_file(&exe_path).map_err(|e| classify(&e, "exe"))?;
+            let (v, _) =
+                judge_program(&root, &rel, &data, ctx, openssl_conf.as_deref(), &providers);
             cache.0.insert(key, v.clone());
             v
         }
     };
     let (state, why) = process_state(&verdict, &env, &maps, host);
     let mut evidence = verdict.evidence.clone();
+    if in_root.is_none() {
+        evidence.push(format!("{shown} not found as the running file inside the process's root: judged through /proc/{pid}/exe"));
+    }
     evidence.extend(maps.iter().map(|m| format!("maps {m}")));
     evidence.extend(env.iter().map(|(k, v)| format!("env {k}={v}")));
     evidence.extend(why);
     Ok(ProcessEvidence {
         pid,
-        exe: path,
+        exe: in_root.map_or(shown, |r| format!("/{r}")),
         container_id: container,
         verdict: verdict.verdict,
         state,

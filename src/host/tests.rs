@@ -113,104 +113,104 @@ fn process_states_follow_activation_environment_and_maps() {
     };
     let plain_host = HostFacts::default();
     let fips_so = vec!["/usr/lib64/ossl-modules/fips.so".to_string()];
+    let named = |name: &str, a: Activation| {
+        let mut b = capable(a);
+        if let Some(m) = b.module.as_mut() {
+            m.name = name.into();
+        }
+        b
+    };
     let s = |a, e: &BTreeMap<String, String>, m: &[String], h: &HostFacts| {
         process_state(&capable(a), e, m, h).0
     };
     use Activation::*;
     assert_eq!(s(Always, &env(&[]), &[], &plain_host), State::FipsActive);
     assert_eq!(s(DefaultOn, &env(&[]), &[], &plain_host), State::FipsActive);
+    let off = env(&[("GODEBUG", "http2debug=1,fips140=off")]);
+    assert_eq!(s(DefaultOn, &off, &[], &plain_host), State::FipsInactive);
+    let last = env(&[("GODEBUG", "fips140=off,fips140=on")]);
     assert_eq!(
-        s(
-            DefaultOn,
-            &env(&[("GODEBUG", "http2debug=1,fips140=off")]),
-            &[],
-            &plain_host
-        ),
-        State::FipsInactive
-    );
-    assert_eq!(
-        s(
-            DefaultOn,
-            &env(&[("GODEBUG", "fips140=off,fips140=on")]),
-            &[],
-            &plain_host
-        ),
+        s(DefaultOn, &last, &[], &plain_host),
         State::FipsActive,
         "last wins"
     );
+    // go-native reads GODEBUG only, exactly as Go parses it.
     assert_eq!(
         s(EnvSwitch, &env(&[]), &[], &fips_host),
         State::FipsInactive
     );
+    let on = env(&[("GODEBUG", "fips140=on")]);
+    assert_eq!(s(EnvSwitch, &on, &[], &plain_host), State::FipsActive);
+    let only = env(&[("GODEBUG", "fips140=only")]);
+    assert_eq!(s(EnvSwitch, &only, &[], &plain_host), State::FipsActive);
+    let spaced = env(&[("GODEBUG", " fips140=on")]);
     assert_eq!(
-        s(
-            EnvSwitch,
-            &env(&[("GODEBUG", "fips140=on")]),
-            &[],
-            &plain_host
-        ),
+        s(EnvSwitch, &spaced, &[], &plain_host),
+        State::FipsInactive,
+        "Go does not trim"
+    );
+    let gofips = env(&[("GOFIPS", "1")]);
+    assert_eq!(
+        s(EnvSwitch, &gofips, &[], &plain_host),
+        State::FipsInactive,
+        "not go-native's switch"
+    );
+    let force = env(&[("OPENSSL_FORCE_FIPS_MODE", "1")]);
+    assert_eq!(s(EnvSwitch, &force, &[], &plain_host), State::FipsInactive);
+    // golang-fips reads GOLANG_FIPS / GOFIPS (and GODEBUG); OpenSSL reads OPENSSL_FORCE_FIPS_MODE.
+    let fork = |e: &BTreeMap<String, String>, m: &[String], h: &HostFacts| {
+        process_state(&named("golang-fips-openssl (dlopen)", HostDriven), e, m, h).0
+    };
+    assert_eq!(
+        fork(&env(&[("GOLANG_FIPS", "1")]), &fips_so, &plain_host),
         State::FipsActive
     );
+    assert_eq!(fork(&gofips, &fips_so, &plain_host), State::FipsActive);
+    assert_eq!(fork(&force, &fips_so, &plain_host), State::FipsInactive);
+    assert_eq!(fork(&env(&[]), &fips_so, &fips_host), State::FipsActive);
     assert_eq!(
-        s(
-            EnvSwitch,
-            &env(&[("GODEBUG", "fips140=only")]),
-            &[],
-            &plain_host
-        ),
-        State::FipsActive
+        fork(&env(&[]), &[], &fips_host),
+        State::FipsInactive,
+        "no provider mapped"
     );
+    let c = |e: &BTreeMap<String, String>, m: &[String], h: &HostFacts| {
+        process_state(&named("openssl (dynamic)", HostDriven), e, m, h).0
+    };
+    assert_eq!(c(&env(&[]), &fips_so, &plain_host), State::FipsInactive);
+    assert_eq!(c(&env(&[]), &[], &fips_host), State::FipsInactive);
+    assert_eq!(c(&env(&[]), &fips_so, &fips_host), State::FipsActive);
+    assert_eq!(c(&force, &fips_so, &plain_host), State::FipsActive);
     assert_eq!(
-        s(EnvSwitch, &env(&[("GOFIPS", "1")]), &[], &plain_host),
-        State::FipsActive
-    );
-    assert_eq!(
-        s(EnvSwitch, &env(&[("GOFIPS", "0")]), &[], &plain_host),
+        c(&env(&[("GOLANG_FIPS", "1")]), &fips_so, &plain_host),
         State::FipsInactive
     );
-    // Host-driven: the kernel (or a forcing variable) and a provider mapped.
-    assert_eq!(
-        s(HostDriven, &env(&[]), &fips_so, &plain_host),
-        State::FipsInactive
-    );
-    assert_eq!(
-        s(HostDriven, &env(&[]), &[], &fips_host),
-        State::FipsInactive
-    );
-    assert_eq!(
-        s(HostDriven, &env(&[]), &fips_so, &fips_host),
-        State::FipsActive
-    );
-    assert_eq!(
-        s(
-            HostDriven,
-            &env(&[("OPENSSL_FORCE_FIPS_MODE", "1")]),
-            &fips_so,
-            &plain_host
-        ),
-        State::FipsActive
-    );
-    assert_eq!(
-        s(
-            HostDriven,
-            &env(&[]),
-            &["/usr/lib/libsymcrypt.so.103".to_string()],
-            &fips_host
-        ),
-        State::FipsActive
-    );
+    let symcrypt = vec!["/usr/lib/libsymcrypt.so.103".to_string()];
+    assert_eq!(c(&env(&[]), &symcrypt, &fips_host), State::FipsActive);
     // Red Hat Go panics with both switches: said in the evidence.
+    let both = env(&[("GOLANG_FIPS", "1"), ("GODEBUG", "fips140=on")]);
     let (_, why) = process_state(
-        &capable(HostDriven),
-        &env(&[("GOLANG_FIPS", "1"), ("GODEBUG", "fips140=on")]),
+        &named("golang-fips-openssl (dlopen)", HostDriven),
+        &both,
         &fips_so,
         &fips_host,
     );
     assert!(why.iter().any(|w| w.contains("panics")), "{why:?}");
+    // A file without crypto that maps a crypto library at run time is not judged.
+    let mut plain_file = capable(Always);
+    plain_file.verdict = Verdict::NoCrypto;
+    plain_file.module = None;
+    let libcrypto = vec!["/usr/lib/x86_64-linux-gnu/libcrypto.so.3".to_string()];
+    assert_eq!(
+        process_state(&plain_file, &env(&[]), &libcrypto, &fips_host).0,
+        State::Unknown
+    );
+    assert_eq!(
+        process_state(&plain_file, &env(&[]), &[], &fips_host).0,
+        State::NoCrypto
+    );
     // The verdict decides first.
     for (v, want) in [
         (Verdict::NotFipsCapable, State::NotFips),
-        (Verdict::NoCrypto, State::NoCrypto),
         (Verdict::Unknown, State::Unknown),
     ] {
         let mut b = capable(Always);
