@@ -214,6 +214,11 @@ pub fn node_status(
     }
 }
 
+/// The scanner version a probe writes into the reports it makes from running containers.
+pub fn running_root_version() -> String {
+    format!("{SCANNER_VERSION}+running-container")
+}
+
 /// `linux/amd64`-style platform of this machine.
 fn platform() -> String {
     let arch = match std::env::consts::ARCH {
@@ -344,7 +349,9 @@ impl Probe {
             match reports.get_opt(&image_report_name(&digest)).await {
                 Ok(Some(r)) => {
                     if let Some(s) = r.status.as_ref().filter(|s| {
-                        s.phase != ImagePhase::Pending && s.scanner_version == SCANNER_VERSION
+                        s.phase != ImagePhase::Pending
+                            && (s.scanner_version == SCANNER_VERSION
+                                || s.scanner_version == running_root_version())
                     }) {
                         self.images.insert(
                             digest,
@@ -380,6 +387,10 @@ impl Probe {
             };
             let mut status = scanned_status(&scan, &BTreeSet::from([image.clone()]), now);
             status.platform = Some(platform());
+            // Judged from a running container, which may differ from the image (files
+            // deleted at run time, paths under a volume): marked, so that the controller's
+            // queue still scans the image from its registry and replaces it.
+            status.scanner_version = running_root_version();
             match write_report(client, MANAGER, &digest, &status).await {
                 Ok(_) => {
                     tracing::info!(%digest, %image, outcome = scan.outcome.as_str(), "image judged from a running container");

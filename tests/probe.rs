@@ -173,6 +173,14 @@ async fn a_pass_judges_the_container_image_and_applies_the_node_status() {
     assert!(seen[2].query.contains("fieldManager=fips-operator-probe"));
     let report = &seen[3].body["status"];
     assert_eq!(report["phase"], "Scanned");
+    // Marked as judged from a running container: the controller still scans the image.
+    assert_eq!(
+        report["scannerVersion"],
+        format!(
+            "{}+running-container",
+            fips_operator::image::SCANNER_VERSION
+        )
+    );
     assert_eq!(report["outcome"], "compliant");
     assert_eq!(report["images"], json!(["reg.example/web:1"]));
     assert_eq!(

@@ -129,6 +129,7 @@ pub fn probe_daemonset(settings: &Settings, policies: &[Arc<FipsPolicy>]) -> Opt
         volume_mounts: Some(vec![
             mount("host-proc", "/host/proc"),
             mount("host-etc", "/host/etc"),
+            mount("host-usr", "/host/usr"),
         ]),
         resources: Some(ResourceRequirements {
             requests: Some(BTreeMap::from([
@@ -183,9 +184,11 @@ pub fn probe_daemonset(settings: &Settings, policies: &[Arc<FipsPolicy>]) -> Opt
                     }]),
                     priority_class_name: Some("system-node-critical".into()),
                     containers: vec![container],
+                    // /usr: the host's OpenSSL FIPS provider and os-release.
                     volumes: Some(vec![
                         host_path("host-proc", "/proc"),
                         host_path("host-etc", "/etc"),
+                        host_path("host-usr", "/usr"),
                     ]),
                     ..Default::default()
                 }),

@@ -378,6 +378,16 @@ pub fn scan_processes_with(
             }
         }
     }
+    // A proc mounted with hidepid (or subset=pid) hides other users' processes entirely:
+    // what cannot be listed cannot be counted, so say so and count it as uninspected.
+    if let Some(option) = hidden_processes(proc_dir) {
+        out.unreadable += 1;
+        out.warnings.push(format!(
+            "{} is mounted with {option}: processes of other users are invisible; run as root \
+             (the probe runs as uid 0 with CAP_SYS_PTRACE)",
+            proc_dir.display()
+        ));
+    }
     for (what, n) in denied {
         out.warnings.push(format!(
             "{n} processes could not be inspected (/proc/<pid>/{what}: permission denied): run as root, \
@@ -385,4 +395,30 @@ pub fn scan_processes_with(
         ));
     }
     Ok(out)
+}
+
+/// `Some(option)` when this process cannot see every process under `proc_dir`: the proc
+/// mount hides other users' processes (`hidepid=1|2|noaccess|invisible`, `subset=pid`
+/// does not hide) and this process is not root.
+fn hidden_processes(proc_dir: &Path) -> Option<String> {
+    let me = std::fs::metadata(proc_dir.join("self")).ok()?.uid();
+    if me == 0 {
+        return None;
+    }
+    let mountinfo = std::fs::read_to_string(proc_dir.join("self/mountinfo")).ok()?;
+    mountinfo.lines().find_map(|line| {
+        let (_, after) = line.split_once(" - ")?;
+        let mut fields = after.split_whitespace();
+        (fields.next()? == "proc").then_some(())?;
+        let options = fields.nth(1)?;
+        options
+            .split(',')
+            .find(|o| {
+                matches!(
+                    *o,
+                    "hidepid=1" | "hidepid=2" | "hidepid=noaccess" | "hidepid=invisible"
+                )
+            })
+            .map(String::from)
+    })
 }

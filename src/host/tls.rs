@@ -111,7 +111,8 @@ fn protocol_name(v: u16) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Accepted {
     pub protocol: &'static str,
-    pub suite: &'static str,
+    /// The IANA name, or `0xXXXX` for a code this audit has no name for (never approved).
+    pub suite: String,
     /// The protocol and the suite are both approved.
     pub approved: bool,
 }
@@ -120,7 +121,7 @@ pub struct Accepted {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AcceptedGroup {
     pub protocol: &'static str,
-    pub group: &'static str,
+    pub group: String,
     pub approved: bool,
 }
 
@@ -295,14 +296,23 @@ fn ask(
     timeout: Duration,
     want_curve: bool,
 ) -> std::io::Result<Answer> {
+    // One deadline for the whole exchange: a server that trickles bytes cannot stretch it.
+    let deadline = std::time::Instant::now() + timeout;
     let mut stream = TcpStream::connect_timeout(addr, timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     stream.write_all(&client_hello(offer))?;
     let mut handshake = Vec::new();
     let mut hello: Option<Answer> = None;
     let mut at = 0;
     loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "no complete answer within the TLS timeout",
+            ));
+        }
+        stream.set_read_timeout(Some(left))?;
         let mut header = [0u8; 5];
         if stream.read_exact(&mut header).is_err() {
             return Ok(hello.unwrap_or(Answer::Refused));
@@ -354,11 +364,29 @@ fn ask(
     }
 }
 
-fn name(table: &[(u16, &'static str, bool)], code: u16) -> Option<(&'static str, bool)> {
+/// The name and approval of a code; a code without a name here is never approved.
+fn describe(table: &[(u16, &'static str, bool)], code: u16) -> (String, bool) {
     table
         .iter()
         .find(|(c, _, _)| *c == code)
-        .map(|(_, n, a)| (*n, *a))
+        .map_or((format!("0x{code:04X}"), false), |(_, n, a)| {
+            (n.to_string(), *a)
+        })
+}
+
+/// Every code of the given ranges that the table does not name: offered too, so that a
+/// server accepting something this audit has no name for is still caught.
+fn others(
+    table: &[(u16, &'static str, bool)],
+    ranges: &[std::ops::RangeInclusive<u16>],
+) -> Vec<u16> {
+    ranges
+        .iter()
+        .flat_map(|r| r.clone())
+        // Signalling values, never selected: renegotiation info and fallback.
+        .filter(|c| *c != 0x00FF && *c != 0x5600)
+        .filter(|c| !table.iter().any(|t| t.0 == *c))
+        .collect()
 }
 
 /// Audits one `HOST:PORT` endpoint; `timeout` bounds each connection.
@@ -380,7 +408,12 @@ pub fn audit(endpoint: &str, timeout: Duration) -> TlsAudit {
     let host = endpoint.rsplit_once(':').map_or(endpoint, |(h, _)| h);
     let server_name =
         (host.parse::<std::net::IpAddr>().is_err() && !host.starts_with('[')).then_some(host);
-    let all_groups: Vec<u16> = GROUPS.iter().map(|g| g.0).collect();
+    // Named groups and everything else in the registered ranges.
+    let mut all_groups: Vec<u16> = GROUPS.iter().map(|g| g.0).collect();
+    all_groups.extend(others(
+        GROUPS,
+        &[1..=41, 256..=260, 0x11EB..=0x11EE, 0x6399..=0x639A],
+    ));
     let mut io_error = None;
     let mut probe = |offer: &Offer, want_curve: bool| match ask(&addr, offer, timeout, want_curve) {
         Ok(a) => a,
@@ -391,7 +424,12 @@ pub fn audit(endpoint: &str, timeout: Duration) -> TlsAudit {
     };
 
     // TLS 1.3: suites one by one out of what is left, then each group on its own.
-    let mut left: Vec<u16> = SUITES_13.iter().map(|s| s.0).collect();
+    let suites_13: Vec<u16> = SUITES_13
+        .iter()
+        .map(|s| s.0)
+        .chain(others(SUITES_13, &[0x1301..=0x13FF]))
+        .collect();
+    let mut left = suites_13.clone();
     while !left.is_empty() {
         let offer = Offer {
             version: TLS13,
@@ -405,7 +443,7 @@ pub fn audit(endpoint: &str, timeout: Duration) -> TlsAudit {
                 suite,
                 ..
             } if left.contains(&suite) => {
-                let (n, a) = name(SUITES_13, suite).unwrap_or(("unknown", false));
+                let (n, a) = describe(SUITES_13, suite);
                 out.accepted.push(Accepted {
                     protocol: "TLSv1.3",
                     suite: n,
@@ -416,13 +454,11 @@ pub fn audit(endpoint: &str, timeout: Duration) -> TlsAudit {
             _ => break,
         }
     }
-    let tls13 = !out.accepted.is_empty();
-    if tls13 {
-        let suites: Vec<u16> = SUITES_13.iter().map(|s| s.0).collect();
-        for (code, n, a) in GROUPS {
+    if !out.accepted.is_empty() {
+        for code in &all_groups {
             let offer = Offer {
                 version: TLS13,
-                suites: &suites,
+                suites: &suites_13,
                 groups: &[*code],
                 server_name,
             };
@@ -433,19 +469,33 @@ pub fn audit(endpoint: &str, timeout: Duration) -> TlsAudit {
             } = probe(&offer, false)
             {
                 if g == *code {
+                    let (n, a) = describe(GROUPS, g);
                     out.groups.push(AcceptedGroup {
                         protocol: "TLSv1.3",
                         group: n,
-                        approved: *a,
+                        approved: a,
                     });
                 }
             }
         }
     }
 
-    // TLS 1.2 and earlier: suites one by one; then, for ECDHE, each curve on its own.
+    // TLS 1.2 and earlier: suites one by one; then, for ECDHE, the curves.
+    let suites_12: Vec<u16> = SUITES_12
+        .iter()
+        .map(|s| s.0)
+        .chain(others(
+            SUITES_12,
+            &[
+                0x0001..=0x00FF,
+                0xC001..=0xC0FF,
+                0xCC00..=0xCCFF,
+                0xD001..=0xD005,
+            ],
+        ))
+        .collect();
     for version in [TLS12, TLS11, TLS10] {
-        let mut left: Vec<u16> = SUITES_12.iter().map(|s| s.0).collect();
+        let mut left = suites_12.clone();
         while !left.is_empty() {
             let offer = Offer {
                 version,
@@ -457,7 +507,7 @@ pub fn audit(endpoint: &str, timeout: Duration) -> TlsAudit {
                 Answer::Hello {
                     version: v, suite, ..
                 } if v == version && left.contains(&suite) => {
-                    let (n, a) = name(SUITES_12, suite).unwrap_or(("unknown", false));
+                    let (n, a) = describe(SUITES_12, suite);
                     out.accepted.push(Accepted {
                         protocol: protocol_name(version),
                         suite: n,
@@ -479,36 +529,42 @@ pub fn audit(endpoint: &str, timeout: Duration) -> TlsAudit {
         .iter()
         .any(|a| a.protocol == "TLSv1.2" && a.suite.starts_with("TLS_ECDHE_"))
     {
-        // Each curve first, the approved ones after it (an ECDSA certificate's own curve
-        // must be offered too); the ServerKeyExchange says which one the server took.
+        // Each curve alone first (a server that prefers its own order still has to take
+        // it); then with the approved curves after it, for an ECDSA certificate whose own
+        // curve must be offered. The ServerKeyExchange names the curve the server took.
         let approved: Vec<u16> = GROUPS
             .iter()
             .filter(|g| g.2 && g.0 < 256)
             .map(|g| g.0)
             .collect();
         let mut seen = Vec::new();
-        for (code, _, _) in GROUPS.iter().filter(|g| g.0 < 256) {
-            let mut groups = vec![*code];
-            groups.extend(approved.iter().filter(|g| *g != code));
-            let offer = Offer {
-                version: TLS12,
-                suites: &ecdhe_12,
-                groups: &groups,
-                server_name,
-            };
-            if let Answer::Hello {
-                version: TLS12,
-                group: Some(g),
-                ..
-            } = probe(&offer, true)
-            {
-                if !seen.contains(&g) {
-                    seen.push(g);
+        for code in all_groups.iter().filter(|g| **g < 256) {
+            let mut with_approved = vec![*code];
+            with_approved.extend(approved.iter().filter(|g| *g != code));
+            for groups in [vec![*code], with_approved] {
+                let offer = Offer {
+                    version: TLS12,
+                    suites: &ecdhe_12,
+                    groups: &groups,
+                    server_name,
+                };
+                if let Answer::Hello {
+                    version: TLS12,
+                    group: Some(g),
+                    ..
+                } = probe(&offer, true)
+                {
+                    if !seen.contains(&g) {
+                        seen.push(g);
+                    }
+                    if g == *code {
+                        break;
+                    }
                 }
             }
         }
         for g in seen {
-            let (n, a) = name(GROUPS, g).unwrap_or(("unknown", false));
+            let (n, a) = describe(GROUPS, g);
             out.groups.push(AcceptedGroup {
                 protocol: "TLSv1.2",
                 group: n,
