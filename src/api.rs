@@ -11,7 +11,9 @@ pub use image_report::{
     image_report_name, FipsImageReport, FipsImageReportSpec, FipsImageReportStatus, ImageBinary,
     ImagePhase, ImageSummary,
 };
-pub use node_status::{ContainerEntry, FipsStatus, FipsStatusSpec, FipsStatusStatus, NodeSummary};
+pub use node_status::{
+    ContainerEntry, FipsStatus, FipsStatusSpec, FipsStatusStatus, NodeSummary, TlsEndpointStatus,
+};
 pub use policy::{
     FipsPolicy, FipsPolicySpec, FipsPolicyStatus, ImagesSpec, Mode, NodeAction, NodeCounts,
     UnknownAction, Violation, WorkloadCounts, MAX_VIOLATIONS,

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::api::{
     image_report_name, set_condition, ConditionStatus, ContainerEntry, FipsImageReport,
-    FipsStatusStatus, ImagePhase, NodeSummary,
+    FipsStatusStatus, ImagePhase, NodeSummary, TlsEndpointStatus,
 };
 use crate::controller::facts::digest_of_image_id;
 use crate::controller::scan_queue::{scanned_status, write_report};
@@ -40,6 +40,12 @@ pub struct ProbeSettings {
     pub interval: Duration,
     /// Each wait is the interval times a random factor in [1 - jitter, 1 + jitter].
     pub jitter: f64,
+    /// TLS endpoints audited on every node (the kubelet, or what `--tls` names).
+    pub tls_endpoints: Vec<String>,
+    /// Audited too when the node is labelled a control-plane node (API server, etcd).
+    pub control_plane_endpoints: Vec<String>,
+    /// How often they are audited (each audit is a few dozen handshakes the endpoint logs).
+    pub tls_every: Duration,
 }
 
 /// What a container's image is, as the probe knows it.
@@ -149,6 +155,7 @@ pub fn container_entries(
 pub fn node_status(
     host: &HostFacts,
     mut containers: Vec<ContainerEntry>,
+    tls: &[TlsEndpointStatus],
     previous: &[Condition],
     now: Timestamp,
 ) -> FipsStatusStatus {
@@ -181,6 +188,18 @@ pub fn node_status(
             "NonCompliantContainers",
             format!("{} containers are not in FIPS mode", summary.non_compliant),
         )
+    } else if let Some(t) = tls.iter().find(|t| t.outcome != "compliant") {
+        (
+            ConditionStatus::False,
+            "TlsNotApproved",
+            format!(
+                "TLS endpoint {} {}",
+                t.endpoint,
+                t.error
+                    .clone()
+                    .unwrap_or_else(|| format!("accepts {}", t.not_approved.join(", ")))
+            ),
+        )
     } else if summary.unknown > 0 {
         (
             ConditionStatus::Unknown,
@@ -210,7 +229,35 @@ pub fn node_status(
         probe_time: now.to_string(),
         containers,
         summary,
+        tls: tls.to_vec(),
         conditions,
+    }
+}
+
+/// A TLS audit as the FipsStatus records it.
+pub fn tls_status(a: &crate::host::tls::TlsAudit, now: Timestamp) -> TlsEndpointStatus {
+    let mut not_approved: Vec<String> = a
+        .accepted
+        .iter()
+        .filter(|x| !x.approved)
+        .map(|x| format!("{} {}", x.protocol, x.suite))
+        .collect();
+    not_approved.extend(
+        a.groups
+            .iter()
+            .filter(|g| !g.approved)
+            .map(|g| format!("{} group {}", g.protocol, g.group)),
+    );
+    TlsEndpointStatus {
+        endpoint: a.endpoint.clone(),
+        outcome: if a.error.is_some() {
+            "non-compliant".into()
+        } else {
+            a.outcome.into()
+        },
+        not_approved,
+        error: a.error.clone(),
+        audited_at: now.to_string(),
     }
 }
 
@@ -238,6 +285,8 @@ pub struct Probe {
     images: HashMap<String, ImageFacts>,
     previous: Vec<Condition>,
     warned: Vec<String>,
+    tls: Vec<TlsEndpointStatus>,
+    tls_at: Option<std::time::Instant>,
 }
 
 impl Probe {
@@ -249,6 +298,8 @@ impl Probe {
             images: HashMap::new(),
             previous: Vec::new(),
             warned: Vec::new(),
+            tls: Vec::new(),
+            tls_at: None,
         }
     }
 
@@ -259,6 +310,10 @@ impl Probe {
         client: &Client,
         now: Timestamp,
     ) -> anyhow::Result<FipsStatusStatus> {
+        let node = self.node(client).await?;
+        let control_plane = node.labels().keys().any(|k| {
+            k == "node-role.kubernetes.io/control-plane" || k == "node-role.kubernetes.io/master"
+        });
         let (host, scan) = self.local()?;
         let pods: Api<Pod> = Api::all(client.clone());
         let pods = pods
@@ -268,10 +323,37 @@ impl Probe {
             .items;
         self.judge_images(client, &pods, &scan.processes, now).await;
         let entries = container_entries(&pods, &scan.processes, &self.images);
-        let status = node_status(&host, entries, &self.previous, now);
-        self.write(client, &status).await?;
+        self.audit_tls(control_plane, now).await;
+        let status = node_status(&host, entries, &self.tls, &self.previous, now);
+        self.write(client, &node.uid().unwrap_or_default(), &status)
+            .await?;
         self.previous = status.conditions.clone();
         Ok(status)
+    }
+
+    /// Audits the TLS endpoints when due (first pass, then every `tls_every`).
+    async fn audit_tls(&mut self, control_plane: bool, now: Timestamp) {
+        let mut endpoints = self.settings.tls_endpoints.clone();
+        if control_plane {
+            endpoints.extend(self.settings.control_plane_endpoints.iter().cloned());
+        }
+        if endpoints.is_empty()
+            || self
+                .tls_at
+                .is_some_and(|t| t.elapsed() < self.settings.tls_every)
+        {
+            return;
+        }
+        let audits = tokio::task::spawn_blocking(move || {
+            endpoints
+                .iter()
+                .map(|e| crate::host::tls::audit(e, Duration::from_secs(5)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        self.tls = audits.iter().map(|a| tls_status(a, now)).collect();
+        self.tls_at = Some(std::time::Instant::now());
     }
 
     /// The node's own facts and its processes (judgments cached from pass to pass).
@@ -300,7 +382,7 @@ impl Probe {
     /// nothing written; the status is returned for printing.
     pub fn dry_pass(&mut self, now: Timestamp) -> anyhow::Result<FipsStatusStatus> {
         let (host, _scan) = self.local()?;
-        let status = node_status(&host, Vec::new(), &self.previous, now);
+        let status = node_status(&host, Vec::new(), &self.tls, &self.previous, now);
         self.previous = status.conditions.clone();
         Ok(status)
     }
@@ -408,16 +490,22 @@ impl Probe {
         }
     }
 
-    /// `FipsStatus/<node>`, owned by its Node, by server-side apply.
-    async fn write(&self, client: &Client, status: &FipsStatusStatus) -> anyhow::Result<()> {
+    async fn node(&self, client: &Client) -> anyhow::Result<Node> {
         let node = &self.settings.node;
-        let nodes: Api<Node> = Api::all(client.clone());
-        let uid = nodes
+        Api::<Node>::all(client.clone())
             .get(node)
             .await
-            .map_err(|e| anyhow::anyhow!("reading Node {node}: {e}"))?
-            .uid()
-            .unwrap_or_default();
+            .map_err(|e| anyhow::anyhow!("reading Node {node}: {e}"))
+    }
+
+    /// `FipsStatus/<node>`, owned by its Node, by server-side apply.
+    async fn write(
+        &self,
+        client: &Client,
+        uid: &str,
+        status: &FipsStatusStatus,
+    ) -> anyhow::Result<()> {
+        let node = &self.settings.node;
         let api: Api<crate::api::FipsStatus> = Api::all(client.clone());
         let params = PatchParams::apply(MANAGER).force();
         let object = json!({

@@ -84,6 +84,11 @@ async fn a_pass_judges_the_container_image_and_applies_the_node_status() {
     let digest = format!("sha256:{}", "a".repeat(64));
     let other = format!("sha256:{}", "b".repeat(64));
     let (client, mut server) = mock_api::client();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .to_string();
     let ctx = ScanContext {
         registry: ModuleRegistry::built_in(),
         today: Day::parse(support::AS_OF).expect("day"),
@@ -95,6 +100,10 @@ async fn a_pass_judges_the_container_image_and_applies_the_node_status() {
             host_root: root,
             interval: Duration::from_secs(300),
             jitter: 0.1,
+            tls_endpoints: Vec::new(),
+            // Audited because the node is labelled control-plane; nothing listens there.
+            control_plane_endpoints: vec![closed.clone()],
+            tls_every: Duration::from_secs(3600),
         },
         ctx,
     );
@@ -114,7 +123,8 @@ async fn a_pass_judges_the_container_image_and_applies_the_node_status() {
                     }
                     if s.path == "/api/v1/nodes/node-a" {
                         return (http::StatusCode::OK, json!({"apiVersion": "v1", "kind": "Node",
-                            "metadata": {"name": "node-a", "uid": "node-uid"}}));
+                            "metadata": {"name": "node-a", "uid": "node-uid",
+                                         "labels": {"node-role.kubernetes.io/control-plane": ""}}}));
                     }
                     let mut body = s.body.clone();
                     body["metadata"] = json!({"name": s.path.trim_end_matches("/status").rsplit('/').next()});
@@ -144,6 +154,7 @@ async fn a_pass_judges_the_container_image_and_applies_the_node_status() {
     assert_eq!(
         paths,
         vec![
+            ("GET".into(), "/api/v1/nodes/node-a".into()),
             ("GET".into(), "/api/v1/pods".into()),
             ("GET".into(), report_path.clone()),
             ("PATCH".into(), report_path.clone()),
@@ -156,7 +167,6 @@ async fn a_pass_judges_the_container_image_and_applies_the_node_status() {
                     other.replace(':', "-")
                 )
             ),
-            ("GET".into(), "/api/v1/nodes/node-a".into()),
             (
                 "PATCH".into(),
                 "/apis/fips.operator.dev/v1alpha1/fipsstatuses/node-a".into()
@@ -168,10 +178,10 @@ async fn a_pass_judges_the_container_image_and_applies_the_node_status() {
         ],
         "{seen:#?}"
     );
-    assert_eq!(seen[0].query, "&fieldSelector=spec.nodeName%3Dnode-a");
+    assert_eq!(seen[1].query, "&fieldSelector=spec.nodeName%3Dnode-a");
     // The image report, from the running container's root.
-    assert!(seen[2].query.contains("fieldManager=fips-operator-probe"));
-    let report = &seen[3].body["status"];
+    assert!(seen[3].query.contains("fieldManager=fips-operator-probe"));
+    let report = &seen[4].body["status"];
     assert_eq!(report["phase"], "Scanned");
     // Marked as judged from a running container: the controller still scans the image.
     assert_eq!(
@@ -226,7 +236,17 @@ async fn a_pass_judges_the_container_image_and_applies_the_node_status() {
         .iter()
         .find(|c| c["type"] == "Compliant")
         .expect("Compliant");
-    assert_eq!(compliant["status"], "Unknown");
-    assert_eq!(compliant["reason"], "ContainersNotJudged");
+    // The control-plane node's API server endpoint could not be audited: not compliant.
+    assert_eq!(compliant["status"], "False");
+    assert_eq!(compliant["reason"], "TlsNotApproved");
+    assert_eq!(s["tls"][0]["endpoint"], closed.as_str());
+    assert_eq!(s["tls"][0]["outcome"], "non-compliant");
+    assert!(
+        s["tls"][0]["error"]
+            .as_str()
+            .expect("error")
+            .contains("refused"),
+        "{s:#}"
+    );
     assert_eq!(status.summary.containers, 2);
 }

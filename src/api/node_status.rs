@@ -53,9 +53,31 @@ pub struct FipsStatusStatus {
     pub containers: Vec<ContainerEntry>,
     #[serde(default)]
     pub summary: NodeSummary,
-    /// Compliant: the node is in FIPS mode and every container's crypto is FIPS-active.
+    /// TLS audits of the node's endpoints (kubelet; API server and etcd on control-plane
+    /// nodes): what each accepts that is not FIPS-approved.
+    #[serde(default)]
+    pub tls: Vec<TlsEndpointStatus>,
+    /// Compliant: the node is in FIPS mode, every container's crypto is FIPS-active, and its
+    /// audited TLS endpoints accept only approved protocols, suites and groups.
     #[serde(default)]
     pub conditions: Vec<Condition>,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsEndpointStatus {
+    pub endpoint: String,
+    /// compliant or non-compliant.
+    pub outcome: String,
+    /// Protocol versions, suites and groups accepted that are not approved.
+    #[serde(default)]
+    pub not_approved: Vec<String>,
+    /// Why the endpoint could not be audited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// When it was audited (RFC 3339).
+    #[serde(default)]
+    pub audited_at: String,
 }
 
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]

@@ -27,6 +27,17 @@ pub struct ProbeArgs {
     /// Spread passes over ±this fraction of the interval.
     #[arg(long, default_value_t = 0.1)]
     pub jitter: f64,
+    /// TLS endpoints to audit (repeatable). Default: the kubelet at $HOST_IP:10250, and on
+    /// nodes labelled node-role.kubernetes.io/control-plane the API server ($HOST_IP:6443)
+    /// and etcd ($HOST_IP:2379).
+    #[arg(long = "tls", value_name = "HOST:PORT")]
+    pub tls: Vec<String>,
+    /// The node's IP (the DaemonSet passes status.hostIP).
+    #[arg(long, env = "HOST_IP")]
+    pub host_ip: Option<String>,
+    /// Minutes between two TLS audits.
+    #[arg(long, default_value_t = 60)]
+    pub tls_every: u64,
     /// One pass, then exit (for a Job, or a try on one node).
     #[arg(long)]
     pub once: bool,
@@ -43,6 +54,36 @@ pub struct ProbeArgs {
     /// A module registry JSON file to use instead of the built-in one.
     #[arg(long, env = "FIPS_MODULE_REGISTRY", value_name = "FILE")]
     pub module_registry: Option<PathBuf>,
+}
+
+fn host(args: &ProbeArgs) -> Option<String> {
+    let ip = args.host_ip.as_ref()?;
+    Some(if ip.contains(':') {
+        format!("[{ip}]")
+    } else {
+        ip.clone()
+    })
+}
+
+/// `--tls`, else the kubelet on the node's IP.
+fn tls_endpoints(args: &ProbeArgs) -> Vec<String> {
+    if !args.tls.is_empty() {
+        return args.tls.clone();
+    }
+    host(args)
+        .map(|h| vec![format!("{h}:10250")])
+        .unwrap_or_default()
+}
+
+/// The API server and etcd on the node's IP, audited on control-plane nodes (unless `--tls`
+/// names the endpoints).
+fn control_plane_endpoints(args: &ProbeArgs) -> Vec<String> {
+    if !args.tls.is_empty() {
+        return Vec::new();
+    }
+    host(args)
+        .map(|h| vec![format!("{h}:6443"), format!("{h}:2379")])
+        .unwrap_or_default()
 }
 
 fn parse_interval(s: &str) -> Result<Duration, String> {
@@ -78,6 +119,9 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<u8> {
         host_root: args.host_root.clone(),
         interval: args.interval,
         jitter: args.jitter,
+        tls_endpoints: tls_endpoints(&args),
+        control_plane_endpoints: control_plane_endpoints(&args),
+        tls_every: Duration::from_secs(args.tls_every.max(1) * 60),
     };
     if args.dry_run {
         let mut probe = Probe::new(settings, ctx);

@@ -115,17 +115,22 @@ pub fn probe_daemonset(settings: &Settings, policies: &[Arc<FipsPolicy>]) -> Opt
             "--interval".into(),
             format!("{}s", settings.probe_interval.as_secs()),
         ]),
-        env: Some(vec![EnvVar {
-            name: "NODE_NAME".into(),
-            value_from: Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector {
-                    field_path: "spec.nodeName".into(),
-                    api_version: None,
-                }),
-                ..Default::default()
-            }),
-            value: None,
-        }]),
+        env: Some(
+            [("NODE_NAME", "spec.nodeName"), ("HOST_IP", "status.hostIP")]
+                .into_iter()
+                .map(|(name, path)| EnvVar {
+                    name: name.into(),
+                    value_from: Some(EnvVarSource {
+                        field_ref: Some(ObjectFieldSelector {
+                            field_path: path.into(),
+                            api_version: None,
+                        }),
+                        ..Default::default()
+                    }),
+                    value: None,
+                })
+                .collect(),
+        ),
         volume_mounts: Some(vec![
             mount("host-proc", "/host/proc"),
             mount("host-etc", "/host/etc"),
