@@ -12,6 +12,7 @@ pub mod image;
 pub mod inspect;
 pub mod policy;
 pub mod probe;
+pub mod webhook;
 
 /// Every TLS connection of the process (registries, the API server, the webhook) runs rustls
 /// on aws-lc-rs. Idempotent: called by `main` and by anything that builds a TLS client, so

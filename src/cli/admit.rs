@@ -6,22 +6,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use k8s_openapi::api::core::v1::PodSpec;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::output::OutputFormat;
 use super::scan::{read_policy, registry_and_day};
 use super::{EXIT_COMPLIANT, EXIT_NOT_COMPLIANT};
-use crate::api::{FipsImageReport, ImagePhase};
-use crate::controller::facts::report_verdict;
-use crate::inspect::{Day, ModuleRegistry};
+use crate::api::FipsImageReport;
 use crate::policy::admission::{
-    decide, Context as AdmissionContext, ImageKnowledge, ImageVerdicts, NamedPolicy, Outcome,
-    Subject,
+    decide, Context as AdmissionContext, NamedPolicy, Outcome, Subject,
 };
-use crate::policy::cluster::ImageVerdict;
-use crate::policy::ImagePolicy;
+use crate::webhook::{pod_spec, ReportVerdicts};
 
 #[derive(clap::Args, Debug)]
 pub struct AdmitArgs {
@@ -103,98 +98,10 @@ fn report_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Image verdicts from FipsImageReport objects, derived under each policy when read.
-pub struct ReportVerdicts {
-    reports: Vec<FipsImageReport>,
-    registry: ModuleRegistry,
-    today: Day,
-}
-
-impl ReportVerdicts {
-    fn matching(&self, image: &str) -> Vec<&FipsImageReport> {
-        let digest = image.split_once('@').map(|(_, d)| d);
-        self.reports
-            .iter()
-            .filter(|r| match digest {
-                Some(d) => {
-                    r.spec.digest == d
-                        || r.status
-                            .as_ref()
-                            .is_some_and(|s| s.index_digests.iter().any(|x| x == d))
-                }
-                // A tag: the references a report has seen (the webhook resolves tags).
-                None => r
-                    .status
-                    .as_ref()
-                    .is_some_and(|s| s.images.iter().any(|x| x == image)),
-            })
-            .collect()
-    }
-}
-
-impl ImageVerdicts for ReportVerdicts {
-    fn lookup(&self, image: &str, policy: ImagePolicy) -> ImageKnowledge {
-        let mut worst: Option<ImageKnowledge> = None;
-        let rank = |k: &ImageKnowledge| match k {
-            ImageKnowledge::Compliant => 0,
-            ImageKnowledge::NotJudged => 1,
-            ImageKnowledge::Unknown { .. } => 2,
-            ImageKnowledge::NonCompliant { .. } => 3,
-        };
-        for r in self.matching(image) {
-            let name = r.metadata.name.clone().unwrap_or_default();
-            let status = r.status.clone().unwrap_or_default();
-            let k = match report_verdict(r, policy, &self.registry, self.today) {
-                ImageVerdict::Compliant => ImageKnowledge::Compliant,
-                ImageVerdict::NonCompliant(first) => {
-                    let mut reasons = vec![first];
-                    reasons.extend(status.reasons.iter().skip(1).take(4).cloned());
-                    ImageKnowledge::NonCompliant {
-                        reasons,
-                        report: name,
-                    }
-                }
-                ImageVerdict::Unknown if status.phase == ImagePhase::Pending => {
-                    ImageKnowledge::NotJudged
-                }
-                ImageVerdict::Unknown => ImageKnowledge::Unknown {
-                    why: status
-                        .reason
-                        .clone()
-                        .unwrap_or_else(|| "the report has no verdict".into()),
-                    report: name,
-                },
-            };
-            if worst.as_ref().is_none_or(|w| rank(&k) > rank(w)) {
-                worst = Some(k);
-            }
-        }
-        worst.unwrap_or(ImageKnowledge::NotJudged)
-    }
-}
-
-/// The pod spec of a Pod or of a workload's template.
-fn pod_spec(obj: &Value) -> Option<PodSpec> {
-    let spec = match obj["kind"].as_str()? {
-        "Pod" => &obj["spec"],
-        "Deployment"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "ReplicaSet"
-        | "Job"
-        | "ReplicationController" => &obj["spec"]["template"]["spec"],
-        "CronJob" => &obj["spec"]["jobTemplate"]["spec"]["template"]["spec"],
-        _ => return None,
-    };
-    serde_json::from_value(spec.clone()).ok()
-}
-
-pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
-    let policy = read_policy(&args.policy)?;
-    let (registry, today) =
-        registry_and_day(args.module_registry.as_deref(), args.as_of.as_deref())?;
+/// Every FipsImageReport in these files and directories.
+pub(super) fn load_reports(paths: &[PathBuf]) -> anyhow::Result<Vec<FipsImageReport>> {
     let mut reports = Vec::new();
-    for path in &args.reports {
+    for path in paths {
         for file in report_files(path)? {
             let origin = file.display().to_string();
             for doc in documents(&read_text(&file)?, &origin)? {
@@ -208,6 +115,14 @@ pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
             }
         }
     }
+    Ok(reports)
+}
+
+pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
+    let policy = read_policy(&args.policy)?;
+    let (registry, today) =
+        registry_and_day(args.module_registry.as_deref(), args.as_of.as_deref())?;
+    let reports = load_reports(&args.reports)?;
     let verdicts = ReportVerdicts {
         reports,
         registry,
@@ -240,7 +155,9 @@ pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
     }];
     let mut results = Vec::new();
     for o in &objects {
-        let Some(spec) = pod_spec(o) else { continue };
+        let Some(spec) = o["kind"].as_str().and_then(|k| pod_spec(k, o)) else {
+            continue;
+        };
         let namespace = o["metadata"]["namespace"]
             .as_str()
             .unwrap_or("default")

@@ -1,6 +1,7 @@
 //! `fips-operator controller`: the operator's Deployment role (DESIGN §2).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -52,6 +53,28 @@ pub struct ControllerArgs {
     /// Seconds between two full passes when nothing changes.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(5..))]
     pub resync: u64,
+    /// No cluster: serve only the admission webhook, deciding with --policy and the
+    /// FipsImageReports in --reports (local trials and benchmarks).
+    #[arg(long, requires_all = ["policy", "tls_cert", "tls_key"])]
+    pub standalone: bool,
+    /// The FipsPolicy (YAML or JSON) of --standalone.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// FipsImageReport files or directories of --standalone.
+    #[arg(long, value_name = "DIR|FILE")]
+    pub reports: Vec<PathBuf>,
+    /// The webhook's serving certificate chain (PEM); re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The webhook's private key (PEM); re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Where the webhook listens (HTTPS).
+    #[arg(long, default_value = "0.0.0.0:8443")]
+    pub webhook_addr: SocketAddr,
+    /// Judge certificate dates as of this day (YYYY-MM-DD) instead of today.
+    #[arg(long, env = "FIPS_AS_OF", value_name = "DAY")]
+    pub as_of: Option<String>,
     /// Log format: text for people, json for log pipelines. RUST_LOG sets the level (info).
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -101,8 +124,64 @@ impl ControllerArgs {
     }
 }
 
+/// `--standalone`: the webhook alone, on files.
+fn standalone(args: &ControllerArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
+    use crate::webhook::{server, Admission, ReportVerdicts};
+    let (Some(policy), Some(cert), Some(key)) = (&args.policy, &args.tls_cert, &args.tls_key)
+    else {
+        anyhow::bail!("--standalone needs --policy, --tls-cert and --tls-key");
+    };
+    let policy = super::scan::read_policy(policy)?;
+    let (registry, today) = super::scan::registry_and_day(None, args.as_of.as_deref())?;
+    let reports = super::admit::load_reports(&args.reports)?;
+    let count = reports.len();
+    let admission = std::sync::Arc::new(Admission {
+        policies: vec![(
+            policy
+                .metadata
+                .name
+                .clone()
+                .unwrap_or_else(|| "policy".into()),
+            policy.spec,
+        )],
+        verdicts: Box::new(ReportVerdicts {
+            reports,
+            registry,
+            today,
+        }),
+        nodes: Vec::new(),
+        namespaces: Default::default(),
+        operator_namespace: args.namespace.clone(),
+        requested: Default::default(),
+    });
+    let tls = server::tls_config(server::FileCert::new(cert.clone(), key.clone())?)?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.webhook_addr)
+            .await
+            .with_context(|| format!("cannot listen on {} (--webhook-addr)", args.webhook_addr))?;
+        tracing::info!(
+            addr = %listener.local_addr().map_or(args.webhook_addr, |a| a),
+            reports = count,
+            "serving the admission webhook (standalone) on POST /validate"
+        );
+        server::serve(listener, tls, admission, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
 pub fn run(args: ControllerArgs) -> anyhow::Result<u8> {
     init_logging(args.log_format);
+    if args.standalone {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        standalone(&args, &runtime)?;
+        return Ok(EXIT_COMPLIANT);
+    }
     let identity = args
         .identity
         .clone()

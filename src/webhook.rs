@@ -1,0 +1,219 @@
+//! The admission webhook (DESIGN §2, §3): `AdmissionReview` v1 for Pods and the pod templates
+//! of workloads, decided by `policy::admission`, served over HTTPS (`server`).
+
+pub mod server;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use k8s_openapi::api::core::v1::PodSpec;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::core::DynamicObject;
+use serde_json::Value;
+
+use crate::api::{FipsImageReport, FipsPolicySpec, ImagePhase};
+use crate::controller::facts::report_verdict;
+use crate::inspect::{Day, ModuleRegistry};
+use crate::policy::admission::{
+    decide, Context, ImageKnowledge, ImageVerdicts, NamedPolicy, Outcome, Subject,
+};
+use crate::policy::cluster::{ImageVerdict, NodeFacts};
+use crate::policy::ImagePolicy;
+
+/// The pod spec of a Pod, or of a workload's pod template; `None` for other kinds.
+pub fn pod_spec(kind: &str, obj: &Value) -> Option<PodSpec> {
+    let spec = match kind {
+        "Pod" => &obj["spec"],
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "Job"
+        | "ReplicationController" => &obj["spec"]["template"]["spec"],
+        "CronJob" => &obj["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        _ => return None,
+    };
+    serde_json::from_value(spec.clone()).ok()
+}
+
+/// Image verdicts from FipsImageReport objects, derived under each policy when read (the
+/// webhook's standalone mode, and `fips-operator admit`).
+pub struct ReportVerdicts {
+    pub reports: Vec<FipsImageReport>,
+    pub registry: ModuleRegistry,
+    pub today: Day,
+}
+
+impl ReportVerdicts {
+    fn matching(&self, image: &str) -> Vec<&FipsImageReport> {
+        let digest = image.split_once('@').map(|(_, d)| d);
+        self.reports
+            .iter()
+            .filter(|r| match digest {
+                Some(d) => {
+                    r.spec.digest == d
+                        || r.status
+                            .as_ref()
+                            .is_some_and(|s| s.index_digests.iter().any(|x| x == d))
+                }
+                // A tag: the references a report has seen.
+                None => r
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| s.images.iter().any(|x| x == image)),
+            })
+            .collect()
+    }
+}
+
+fn rank(k: &ImageKnowledge) -> u8 {
+    match k {
+        ImageKnowledge::Compliant => 0,
+        ImageKnowledge::NotJudged => 1,
+        ImageKnowledge::Unknown { .. } => 2,
+        ImageKnowledge::NonCompliant { .. } => 3,
+    }
+}
+
+impl ImageVerdicts for ReportVerdicts {
+    fn lookup(&self, image: &str, policy: ImagePolicy) -> ImageKnowledge {
+        let mut worst: Option<ImageKnowledge> = None;
+        for r in self.matching(image) {
+            let name = r.metadata.name.clone().unwrap_or_default();
+            let status = r.status.clone().unwrap_or_default();
+            let k = match report_verdict(r, policy, &self.registry, self.today) {
+                ImageVerdict::Compliant => ImageKnowledge::Compliant,
+                ImageVerdict::NonCompliant(first) => {
+                    let mut reasons = vec![first];
+                    reasons.extend(status.reasons.iter().skip(1).take(4).cloned());
+                    ImageKnowledge::NonCompliant {
+                        reasons,
+                        report: name,
+                    }
+                }
+                ImageVerdict::Unknown if status.phase == ImagePhase::Pending => {
+                    ImageKnowledge::NotJudged
+                }
+                ImageVerdict::Unknown => ImageKnowledge::Unknown {
+                    why: status
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| "the report has no verdict".into()),
+                    report: name,
+                },
+            };
+            if worst.as_ref().is_none_or(|w| rank(&k) > rank(w)) {
+                worst = Some(k);
+            }
+        }
+        worst.unwrap_or(ImageKnowledge::NotJudged)
+    }
+}
+
+/// What a webhook replica decides with.
+pub struct Admission {
+    pub policies: Vec<(String, FipsPolicySpec)>,
+    pub verdicts: Box<dyn ImageVerdicts + Send + Sync>,
+    pub nodes: Vec<NodeFacts>,
+    /// Namespace labels as the replica's cache knows them; a namespace it does not know gets
+    /// only `kubernetes.io/metadata.name`.
+    pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
+    pub operator_namespace: String,
+    /// Images that met no verdict (outside dry runs): a `Pending` report is due for each.
+    pub requested: Mutex<Vec<String>>,
+}
+
+/// A review that could not be read: HTTP 400 with this message.
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadReview(pub String);
+
+impl Admission {
+    /// Answers one AdmissionReview (the request body) with the AdmissionReview to send back.
+    pub fn review(&self, body: &[u8]) -> Result<Value, BadReview> {
+        let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body)
+            .map_err(|e| BadReview(format!("not an AdmissionReview v1: {e}")))?;
+        let request: AdmissionRequest<DynamicObject> = review
+            .try_into()
+            .map_err(|_| BadReview("the AdmissionReview has no request".into()))?;
+        let response = self.respond(&request);
+        serde_json::to_value(response.into_review())
+            .map_err(|e| BadReview(format!("encoding the response: {e}")))
+    }
+
+    fn respond(&self, request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+        let mut response = AdmissionResponse::from(request);
+        if request.operation == Operation::Delete || request.operation == Operation::Connect {
+            return response;
+        }
+        let Some(object) = &request.object else {
+            return response;
+        };
+        let object = match serde_json::to_value(object) {
+            Ok(v) => v,
+            Err(e) => return AdmissionResponse::invalid(format!("unreadable object: {e}")),
+        };
+        let kind = request.kind.kind.as_str();
+        let Some(spec) = pod_spec(kind, &object) else {
+            // Other kinds are not this webhook's business.
+            return response;
+        };
+        let namespace = request.namespace.clone().unwrap_or_default();
+        let name = match request.name.as_str() {
+            "" => object["metadata"]["generateName"]
+                .as_str()
+                .map(|g| format!("{g}*"))
+                .unwrap_or_default(),
+            n => n.to_string(),
+        };
+        let labels = self.namespaces.get(&namespace).cloned().unwrap_or_else(|| {
+            BTreeMap::from([("kubernetes.io/metadata.name".to_string(), namespace.clone())])
+        });
+        let named: Vec<NamedPolicy> = self
+            .policies
+            .iter()
+            .map(|(n, s)| NamedPolicy { name: n, spec: s })
+            .collect();
+        let ctx = Context {
+            policies: &named,
+            namespace_labels: &labels,
+            operator_namespace: &self.operator_namespace,
+            nodes: &self.nodes,
+        };
+        let d = decide(
+            Subject {
+                kind,
+                namespace: &namespace,
+                name: &name,
+                spec: &spec,
+            },
+            &ctx,
+            self.verdicts.as_ref(),
+        );
+        // dryRun: no side effects, so no scan is requested.
+        if !request.dry_run && !d.scan.is_empty() {
+            let mut requested = self.requested.lock().unwrap_or_else(|e| e.into_inner());
+            for image in d.scan {
+                if !requested.contains(&image) {
+                    requested.push(image);
+                }
+            }
+        }
+        if !d.warnings.is_empty() {
+            response.warnings = Some(d.warnings);
+        }
+        response.audit_annotations = d
+            .audit
+            .into_iter()
+            .map(|(k, v)| (k.trim_start_matches("fips.operator.dev/").to_string(), v))
+            .collect();
+        if d.outcome == Outcome::Denied {
+            response = response.deny(d.messages.join("\n"));
+            response.result.code = 403;
+            response.result.reason = "Forbidden".into();
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests;

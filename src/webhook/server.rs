@@ -1,0 +1,231 @@
+//! The webhook's HTTPS server: rustls on aws-lc-rs, TLS 1.2 and 1.3 with FIPS-approved suites
+//! and P-256/P-384 key exchange only, HTTP/1.1 and HTTP/2, a request size limit, header-read
+//! and handshake timeouts, certificate files re-read when they change, and a graceful drain.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::crypto::aws_lc_rs as provider;
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use tokio::net::TcpListener;
+
+use super::{Admission, BadReview};
+
+/// The API server sends at most 3 MiB.
+pub const MAX_BODY: usize = 3 << 20;
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The answer to one request: status, content type, body.
+pub fn route(
+    method: &Method,
+    path: &str,
+    body: Result<&[u8], &str>,
+    admission: &Admission,
+) -> (StatusCode, &'static str, Vec<u8>) {
+    match (method, path) {
+        (&Method::POST, "/validate") => match body {
+            Err(why) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "text/plain",
+                format!("{why}\n").into_bytes(),
+            ),
+            Ok(body) => match admission.review(body) {
+                Ok(review) => (
+                    StatusCode::OK,
+                    "application/json",
+                    serde_json::to_vec(&review).unwrap_or_default(),
+                ),
+                Err(BadReview(msg)) => (
+                    StatusCode::BAD_REQUEST,
+                    "text/plain",
+                    format!("{msg}\n").into_bytes(),
+                ),
+            },
+        },
+        (&Method::GET, "/live" | "/ready") => (StatusCode::OK, "text/plain", b"ok\n".to_vec()),
+        (_, "/validate") => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            b"POST an AdmissionReview\n".to_vec(),
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            b"not found: POST /validate\n".to_vec(),
+        ),
+    }
+}
+
+/// Serves the certificate and key files, read again whenever either changes (a rotation is
+/// picked up by the next handshake; connections keep the one they started with).
+#[derive(Debug)]
+pub struct FileCert {
+    cert: PathBuf,
+    key: PathBuf,
+    loaded: Mutex<Option<(SystemTime, SystemTime, Arc<CertifiedKey>)>>,
+}
+
+impl FileCert {
+    pub fn new(cert: PathBuf, key: PathBuf) -> anyhow::Result<Arc<FileCert>> {
+        let c = Arc::new(FileCert {
+            cert,
+            key,
+            loaded: Mutex::new(None),
+        });
+        c.current()?;
+        Ok(c)
+    }
+
+    fn current(&self) -> anyhow::Result<Arc<CertifiedKey>> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let mtime = |p: &PathBuf| {
+            std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
+        };
+        let (cm, km) = (mtime(&self.cert)?, mtime(&self.key)?);
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((c, k, ck)) = loaded.as_ref() {
+            if *c == cm && *k == km {
+                return Ok(ck.clone());
+            }
+        }
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&self.cert)
+            .and_then(|i| i.collect::<Result<_, _>>())
+            .map_err(|e| {
+                anyhow::anyhow!("{}: not a PEM certificate chain ({e})", self.cert.display())
+            })?;
+        let key = PrivateKeyDer::from_pem_file(&self.key)
+            .map_err(|e| anyhow::anyhow!("{}: not a PEM private key ({e})", self.key.display()))?;
+        let signer = provider::sign::any_supported_type(&key)
+            .map_err(|e| anyhow::anyhow!("{}: unusable key ({e})", self.key.display()))?;
+        let ck = Arc::new(CertifiedKey::new(certs, signer));
+        *loaded = Some((cm, km, ck.clone()));
+        Ok(ck)
+    }
+}
+
+impl ResolvesServerCert for FileCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        match self.current() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot load the serving certificate");
+                None
+            }
+        }
+    }
+}
+
+/// TLS 1.2 and 1.3, AES-GCM suites with ECDHE, P-256 and P-384 only (SP 800-52r2).
+pub fn tls_config(cert: Arc<FileCert>) -> anyhow::Result<rustls::ServerConfig> {
+    let mut p = provider::default_provider();
+    p.cipher_suites.retain(|s| {
+        use rustls::CipherSuite::*;
+        matches!(
+            s.suite(),
+            TLS13_AES_128_GCM_SHA256
+                | TLS13_AES_256_GCM_SHA384
+                | TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+                | TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+                | TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+                | TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+        )
+    });
+    p.kx_groups = vec![provider::kx_group::SECP256R1, provider::kx_group::SECP384R1];
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(p))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| anyhow::anyhow!("TLS configuration: {e}"))?
+        .with_no_client_auth()
+        .with_cert_resolver(cert);
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+async fn handle(
+    req: Request<Incoming>,
+    admission: Arc<Admission>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await;
+    let bytes = match body {
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Err(_)) => Err("request body over 3 MiB, or cut short"),
+        Err(_) => Err("request body not received within 10 s"),
+    };
+    let (status, content_type, out) = route(
+        &parts.method,
+        parts.uri.path(),
+        bytes.as_deref().map_err(|e| *e),
+        &admission,
+    );
+    let response = Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Full::new(Bytes::from(out)))
+        .unwrap_or_default();
+    Ok(response)
+}
+
+/// Serves HTTPS on `listener` until `stop` resolves, then lets connections in flight finish
+/// (up to 10 s).
+pub async fn serve(
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    admission: Arc<Admission>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let open = Arc::new(AtomicUsize::new(0));
+    let accept = async {
+        loop {
+            let stream = match listener.accept().await {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let (acceptor, admission, open) = (acceptor.clone(), admission.clone(), open.clone());
+            open.fetch_add(1, Ordering::AcqRel);
+            tokio::spawn(async move {
+                if let Ok(Ok(tls)) =
+                    tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                {
+                    let service =
+                        hyper::service::service_fn(move |req| handle(req, admission.clone()));
+                    let mut builder =
+                        hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                    builder
+                        .http1()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(HEADER_TIMEOUT);
+                    builder.http2().timer(TokioTimer::new());
+                    let _ = builder.serve_connection(TokioIo::new(tls), service).await;
+                }
+                open.fetch_sub(1, Ordering::AcqRel);
+            });
+        }
+    };
+    tokio::select! {
+        _ = accept => {}
+        _ = stop => {}
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while open.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,223 @@
+//! Reviews as the API server sends them, answered without sockets.
+
+use std::collections::{BTreeMap, HashMap};
+
+use hyper::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use super::server::route;
+use super::*;
+use crate::api::{ImagesSpec, Mode, NodeAction};
+
+struct Fixed(HashMap<&'static str, ImageKnowledge>);
+
+impl ImageVerdicts for Fixed {
+    fn lookup(&self, image: &str, _: ImagePolicy) -> ImageKnowledge {
+        self.0
+            .get(image)
+            .cloned()
+            .unwrap_or(ImageKnowledge::NotJudged)
+    }
+}
+
+fn admission(mode: Mode) -> Admission {
+    Admission {
+        policies: vec![(
+            "p".into(),
+            FipsPolicySpec {
+                mode,
+                namespace_selector: None,
+                excluded_namespaces: vec!["kube-system".into()],
+                node_selector: None,
+                node_action: NodeAction::Label,
+                images: ImagesSpec::default(),
+            },
+        )],
+        verdicts: Box::new(Fixed(HashMap::from([
+            ("reg/good:1", ImageKnowledge::Compliant),
+            (
+                "reg/bad:1",
+                ImageKnowledge::NonCompliant {
+                    reasons: vec!["usr/bin/app: Go standard crypto".into()],
+                    report: "sha256-bad".into(),
+                },
+            ),
+        ]))),
+        nodes: Vec::new(),
+        namespaces: BTreeMap::new(),
+        operator_namespace: "fips-operator".into(),
+        requested: Default::default(),
+    }
+}
+
+/// An AdmissionReview as the API server sends it.
+fn review(kind: (&str, &str, &str), operation: &str, object: Value, dry_run: bool) -> Vec<u8> {
+    let (group, version, k) = kind;
+    serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": "705ab4f5-6393-11e8-b7cc-42010a800002",
+            "kind": {"group": group, "version": version, "kind": k},
+            "resource": {"group": group, "version": version, "resource": format!("{}s", k.to_lowercase())},
+            "requestKind": {"group": group, "version": version, "kind": k},
+            "requestResource": {"group": group, "version": version, "resource": format!("{}s", k.to_lowercase())},
+            "name": object["metadata"]["name"].as_str().unwrap_or("web"),
+            "namespace": "apps",
+            "operation": operation,
+            "userInfo": {"username": "admin", "uid": "014fbff9a07c", "groups": ["system:authenticated"]},
+            "object": object,
+            "oldObject": null,
+            "dryRun": dry_run,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}
+        }
+    }))
+    .expect("json")
+}
+
+fn pod(image: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "apps"},
+           "spec": {"containers": [{"name": "app", "image": image}]}})
+}
+
+fn deployment(image: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "apps"},
+           "spec": {"selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}},
+                                 "spec": {"containers": [{"name": "app", "image": image}]}}}})
+}
+
+fn answer(a: &Admission, body: &[u8]) -> Value {
+    let r = a.review(body).expect("a review");
+    assert_eq!(r["apiVersion"], "admission.k8s.io/v1");
+    assert_eq!(r["kind"], "AdmissionReview");
+    assert_eq!(r["response"]["uid"], "705ab4f5-6393-11e8-b7cc-42010a800002");
+    r["response"].clone()
+}
+
+#[test]
+fn pods_and_workload_templates_are_judged() {
+    let a = admission(Mode::Enforce);
+    let r = answer(
+        &a,
+        &review(("", "v1", "Pod"), "CREATE", pod("reg/bad:1"), false),
+    );
+    assert_eq!(r["allowed"], false);
+    let msg = r["status"]["message"].as_str().expect("message");
+    assert!(msg.contains("container \"app\" image reg/bad:1 is not FIPS-capable: usr/bin/app: Go standard crypto"), "{msg}");
+    assert_eq!(r["status"]["code"], 403);
+    let r = answer(
+        &a,
+        &review(
+            ("apps", "v1", "Deployment"),
+            "CREATE",
+            deployment("reg/bad:1"),
+            false,
+        ),
+    );
+    assert_eq!(r["allowed"], false, "a Deployment fails fast");
+    let r = answer(
+        &a,
+        &review(
+            ("apps", "v1", "Deployment"),
+            "UPDATE",
+            deployment("reg/good:1"),
+            false,
+        ),
+    );
+    assert_eq!(r["allowed"], true);
+    // Other kinds and deletions are allowed.
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"image": "reg/bad:1"}});
+    assert_eq!(
+        answer(&a, &review(("", "v1", "ConfigMap"), "CREATE", cm, false))["allowed"],
+        true
+    );
+    let del = review(("", "v1", "Pod"), "DELETE", Value::Null, false);
+    assert_eq!(answer(&a, &del)["allowed"], true);
+}
+
+#[test]
+fn warn_mode_admits_with_warnings_and_unknown_images_request_scans() {
+    let a = admission(Mode::Warn);
+    let r = answer(
+        &a,
+        &review(("", "v1", "Pod"), "CREATE", pod("reg/bad:1"), false),
+    );
+    assert_eq!(r["allowed"], true);
+    assert!(r["warnings"][0]
+        .as_str()
+        .expect("warning")
+        .contains("not FIPS-capable"));
+    let e = admission(Mode::Enforce);
+    // dryRun: decided the same, but no side effect (no scan requested).
+    let r = answer(
+        &e,
+        &review(("", "v1", "Pod"), "CREATE", pod("reg/new:1"), true),
+    );
+    assert_eq!(r["allowed"], false);
+    assert!(e.requested.lock().expect("lock").is_empty());
+    let r = answer(
+        &e,
+        &review(("", "v1", "Pod"), "CREATE", pod("reg/new:1"), false),
+    );
+    assert!(r["status"]["message"]
+        .as_str()
+        .expect("m")
+        .contains("retry shortly"));
+    assert_eq!(
+        *e.requested.lock().expect("lock"),
+        vec!["reg/new:1".to_string()]
+    );
+    // Audit: admitted, with audit annotations.
+    let au = admission(Mode::Audit);
+    let r = answer(
+        &au,
+        &review(("", "v1", "Pod"), "CREATE", pod("reg/bad:1"), false),
+    );
+    assert_eq!(r["allowed"], true);
+    assert!(
+        r["auditAnnotations"]["1"]
+            .as_str()
+            .expect("annotation")
+            .contains("not FIPS-capable"),
+        "{r:#}"
+    );
+}
+
+#[test]
+fn malformed_reviews_are_400_and_routes_are_checked() {
+    let a = admission(Mode::Enforce);
+    for bad in [
+        &b"not json"[..],
+        b"{}",
+        b"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}",
+        b"[1,2]",
+    ] {
+        let (status, _, body) = route(&Method::POST, "/validate", Ok(bad), &a);
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+        assert!(!body.is_empty());
+    }
+    assert_eq!(
+        route(&Method::POST, "/validate", Err("too big"), &a).0,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    assert_eq!(
+        route(&Method::GET, "/validate", Ok(b""), &a).0,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    assert_eq!(
+        route(&Method::GET, "/nope", Ok(b""), &a).0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(route(&Method::GET, "/ready", Ok(b""), &a).0, StatusCode::OK);
+    let ok = review(("", "v1", "Pod"), "CREATE", pod("reg/good:1"), false);
+    let (status, ct, body) = route(&Method::POST, "/validate", Ok(&ok), &a);
+    assert_eq!((status, ct), (StatusCode::OK, "application/json"));
+    let v: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(v["response"]["allowed"], true);
+}
