@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(golang-go golang-golang-x-crypto-dev cmake gcc libssl-dev python3-venv clang openjdk-17-jre-headless
-  docker-registry skopeo apache2-utils openssl)
+  docker-registry skopeo apache2-utils openssl curl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
