@@ -35,6 +35,7 @@ use crate::inspect::ModuleRegistry;
 use crate::policy::cluster::{ClusterFacts, NamespaceFacts};
 use crate::policy::ImagePolicy;
 
+pub(crate) use run::signal;
 pub use run::{lease_held, reconcile_all, run, RunOptions};
 
 /// The field manager of every write the controller makes.

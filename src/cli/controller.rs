@@ -124,7 +124,7 @@ impl ControllerArgs {
     }
 }
 
-/// `--standalone`: the webhook alone, on files.
+/// `--standalone`: the webhook alone, on files, until SIGTERM or Ctrl-C.
 fn standalone(args: &ControllerArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
     use crate::webhook::{server, Admission, ReportVerdicts};
     let (Some(policy), Some(cert), Some(key)) = (&args.policy, &args.tls_cert, &args.tls_key)
@@ -164,10 +164,7 @@ fn standalone(args: &ControllerArgs, runtime: &tokio::runtime::Runtime) -> anyho
             reports = count,
             "serving the admission webhook (standalone) on POST /validate"
         );
-        server::serve(listener, tls, admission, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await;
+        server::serve(listener, tls, admission, crate::controller::signal()).await;
         Ok::<_, anyhow::Error>(())
     })
 }

@@ -126,7 +126,7 @@ where
 fn keep<K>(_: &mut K) {}
 
 /// SIGTERM (what the kubelet sends) or Ctrl-C.
-async fn signal() {
+pub(crate) async fn signal() {
     use tokio::signal::unix::{signal, SignalKind};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {
