@@ -36,7 +36,9 @@ use crate::policy::cluster::{ClusterFacts, NamespaceFacts};
 use crate::policy::ImagePolicy;
 
 pub(crate) use run::signal;
-pub use run::{lease_held, reconcile_all, run, RunOptions};
+pub use run::{
+    admission_snapshot, lease_held, reconcile_all, request_scans, run, RunOptions, WebhookOptions,
+};
 
 /// The field manager of every write the controller makes.
 pub const MANAGER: &str = "fips-operator-controller";

@@ -120,7 +120,8 @@ pub struct Admission {
     pub namespaces: BTreeMap<String, BTreeMap<String, String>>,
     pub operator_namespace: String,
     /// Images that met no verdict (outside dry runs): a `Pending` report is due for each.
-    pub requested: Mutex<Vec<String>>,
+    /// Shared by the snapshots of one replica.
+    pub requested: std::sync::Arc<Mutex<Vec<String>>>,
 }
 
 /// A review that could not be read: HTTP 400 with this message.

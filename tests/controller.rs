@@ -631,3 +631,81 @@ async fn without_policies_there_is_no_daemonset_to_apply() {
         .await
         .expect("nothing to do"));
 }
+
+#[tokio::test]
+async fn the_webhook_decides_from_the_caches_and_requests_scans_for_new_digests() {
+    let (ctx, mut w, mut server) = context();
+    cluster(&mut w);
+    put(
+        &mut w.policies,
+        policy("enforce", json!({"mode": "Enforce"})),
+    );
+    let requested = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let admission = fips_operator::controller::admission_snapshot(&ctx, requested.clone(), now());
+    let new_digest = format!("sha256:{}", "e".repeat(64));
+    let review = |image: &str| {
+        serde_json::to_vec(&json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+            "request": {"uid": "u1", "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                "resource": {"group": "", "version": "v1", "resource": "pods"}, "name": "p",
+                "namespace": "apps", "operation": "CREATE", "userInfo": {},
+                "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "apps"},
+                           "spec": {"containers": [{"name": "c", "image": image}]}}}}))
+        .expect("json")
+    };
+    let r = admission
+        .review(&review(&format!("reg.example/legacy@{D_LEGACY}")))
+        .expect("review");
+    assert_eq!(
+        r["response"]["allowed"], false,
+        "the legacy report in the cache denies it"
+    );
+    let r = admission
+        .review(&review(&format!("reg.example/web@{D_WEB}")))
+        .expect("review");
+    assert_eq!(r["response"]["allowed"], true);
+    let r = admission
+        .review(&review(&format!("reg.example/new@{new_digest}")))
+        .expect("review");
+    assert_eq!(
+        r["response"]["allowed"], false,
+        "no verdict yet under Enforce"
+    );
+    let images = std::mem::take(&mut *requested.lock().expect("lock"));
+    assert_eq!(images, vec![format!("reg.example/new@{new_digest}")]);
+
+    // The replica creates a Pending report for the new digest only.
+    let mut all = images.clone();
+    all.push(format!("reg.example/web@{D_WEB}"));
+    all.push("reg.example/tag-only:1".into());
+    let (_, seen) = tokio::join!(fips_operator::controller::request_scans(&ctx, all), async {
+        let a = server.echo().await;
+        let b = server.echo().await;
+        (a, b)
+    });
+    let name = new_digest.replace(':', "-");
+    assert_eq!(
+        seen.0.path,
+        format!("/apis/fips.operator.dev/v1alpha1/fipsimagereports/{name}")
+    );
+    assert!(
+        seen.0.query.contains("fieldManager=fips-operator-webhook"),
+        "{}",
+        seen.0.query
+    );
+    assert_eq!(
+        seen.1.path,
+        format!("/apis/fips.operator.dev/v1alpha1/fipsimagereports/{name}/status")
+    );
+    assert_eq!(seen.1.body["status"]["phase"], "Pending");
+    assert_eq!(
+        seen.1.body["status"]["images"],
+        json!([format!("reg.example/new@{new_digest}")])
+    );
+    // Nothing else was sent.
+    assert!(tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        server.handle.next_request()
+    )
+    .await
+    .is_err());
+}

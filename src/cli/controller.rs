@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::EXIT_COMPLIANT;
-use crate::controller::{self, RunOptions, Settings};
+use crate::controller::{self, RunOptions, Settings, WebhookOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct ControllerArgs {
@@ -63,7 +63,8 @@ pub struct ControllerArgs {
     /// FipsImageReport files or directories of --standalone.
     #[arg(long, value_name = "DIR|FILE")]
     pub reports: Vec<PathBuf>,
-    /// The webhook's serving certificate chain (PEM); re-read when it changes.
+    /// The webhook's serving certificate chain (PEM; e.g. a mounted cert-manager Secret);
+    /// re-read when it changes. With --tls-key, every replica serves the webhook.
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
     /// The webhook's private key (PEM); re-read when it changes.
@@ -164,7 +165,8 @@ fn standalone(args: &ControllerArgs, runtime: &tokio::runtime::Runtime) -> anyho
             reports = count,
             "serving the admission webhook (standalone) on POST /validate"
         );
-        server::serve(listener, tls, admission, crate::controller::signal()).await;
+        let source: server::AdmissionSource = std::sync::Arc::new(move || Some(admission.clone()));
+        server::serve(listener, tls, source, crate::controller::signal()).await;
         Ok::<_, anyhow::Error>(())
     })
 }
@@ -189,6 +191,15 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         lease_name: args.lease_name.clone(),
         identity,
         lease_seconds: args.lease_seconds,
+        webhook: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(WebhookOptions {
+                addr: args.webhook_addr,
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            (None, None) => None,
+            _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+        },
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -14,15 +14,16 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::{watcher, WatchStreamExt};
-use kube::{Client, Resource};
+use kube::{Client, Resource, ResourceExt};
 use kube_lease_manager::LeaseManagerBuilder;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
 use super::facts::{prune_pod, prune_workload};
-use super::scan_queue::{scan_requests, ScanQueue};
+use super::scan_queue::{scan_requests, write_report, ScanQueue};
 use super::server::{serve, Health};
 use super::{daemonset, nodes, status, Context, Error, Settings, Stores};
+use crate::webhook::{server as webhook_server, Admission, ReportVerdicts};
 
 /// How `fips-operator controller` runs besides [`Settings`].
 #[derive(Debug, Clone)]
@@ -34,7 +35,89 @@ pub struct RunOptions {
     pub identity: String,
     /// Seconds a Lease is held without renewal.
     pub lease_seconds: u64,
+    /// Serve the admission webhook (every replica, from its own caches).
+    pub webhook: Option<WebhookOptions>,
 }
+
+#[derive(Debug, Clone)]
+pub struct WebhookOptions {
+    pub addr: SocketAddr,
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+/// The webhook's view of this replica's caches.
+pub fn admission_snapshot(
+    ctx: &Context,
+    requested: Arc<std::sync::Mutex<Vec<String>>>,
+    now: Timestamp,
+) -> Admission {
+    let stores = &ctx.stores;
+    let facts = stores.cluster_facts(
+        &ctx.settings,
+        &ctx.registry,
+        crate::policy::ImagePolicy::default(),
+        now,
+    );
+    Admission {
+        policies: stores
+            .policies
+            .state()
+            .iter()
+            .map(|p| (p.name_any(), p.spec.clone()))
+            .collect(),
+        verdicts: Box::new(ReportVerdicts {
+            reports: stores
+                .reports
+                .state()
+                .iter()
+                .map(|r| (**r).clone())
+                .collect(),
+            registry: (*ctx.registry).clone(),
+            today: super::status::today(now),
+        }),
+        nodes: facts.nodes,
+        namespaces: facts
+            .namespaces
+            .into_iter()
+            .map(|n| (n.name, n.labels))
+            .collect(),
+        operator_namespace: ctx.settings.namespace.clone(),
+        requested,
+    }
+}
+
+/// Creates a `Pending` FipsImageReport for each image a review met without a verdict (any
+/// replica may; the lease holder's queue scans it). Only digests can name a report: an image
+/// known by tag alone is left to the queue, which sees it in its pod or workload.
+pub async fn request_scans(ctx: &Context, images: Vec<String>) {
+    let reports = ctx.stores.reports.state();
+    for image in images {
+        let Some((_, digest)) = image.split_once('@') else {
+            continue;
+        };
+        let known = reports.iter().any(|r| {
+            r.spec.digest == digest
+                || r.status
+                    .as_ref()
+                    .is_some_and(|s| s.index_digests.iter().any(|d| d == digest))
+        });
+        if known {
+            continue;
+        }
+        let status = crate::api::FipsImageReportStatus {
+            phase: crate::api::ImagePhase::Pending,
+            images: vec![image.clone()],
+            ..Default::default()
+        };
+        if let Err(e) = write_report(&ctx.client, WEBHOOK_MANAGER, digest, &status).await {
+            tracing::warn!(%image, error = %e, "could not request a scan");
+        }
+    }
+}
+
+/// The field manager of the webhook's writes (Pending reports).
+pub const WEBHOOK_MANAGER: &str = "fips-operator-webhook";
 
 /// The first wait after a failed pass; it doubles up to the resync period.
 const FIRST_RETRY: Duration = Duration::from_secs(2);
@@ -261,6 +344,46 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
         },
     ));
 
+    let snapshot: Arc<std::sync::RwLock<Option<Arc<Admission>>>> = Arc::default();
+    let requested: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let webhook = match &opts.webhook {
+        None => None,
+        Some(w) => {
+            let tls = webhook_server::tls_config(webhook_server::FileCert::new(
+                w.cert.clone(),
+                w.key.clone(),
+            )?)?;
+            let listener = tokio::net::TcpListener::bind(w.addr)
+                .await
+                .with_context(|| format!("cannot listen on {} (--webhook-addr)", w.addr))?;
+            tracing::info!(addr = %w.addr, "serving the admission webhook on POST /validate");
+            let slot = snapshot.clone();
+            let source: webhook_server::AdmissionSource =
+                Arc::new(move || slot.read().unwrap_or_else(|e| e.into_inner()).clone());
+            let s = shutdown.clone();
+            Some(tokio::spawn(webhook_server::serve(
+                listener,
+                tls,
+                source,
+                async move { s.notified().await },
+            )))
+        }
+    };
+    if opts.webhook.is_some() {
+        // Pending reports for images the webhook met without a verdict, once a second.
+        let (ctx, requested) = (ctx.clone(), requested.clone());
+        watches.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let images =
+                    std::mem::take(&mut *requested.lock().unwrap_or_else(|e| e.into_inner()));
+                if !images.is_empty() {
+                    request_scans(&ctx, images).await;
+                }
+            }
+        }));
+    }
+
     let lease = LeaseManagerBuilder::new(client.clone(), &opts.lease_name)
         .with_namespace(&ctx.settings.namespace)
         .with_identity(&opts.identity)
@@ -320,7 +443,15 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
             _ = &mut stop => break,
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
-        if !ready.load(Ordering::Acquire) || !*leader.borrow() {
+        if !ready.load(Ordering::Acquire) {
+            continue;
+        }
+        // Every replica: the webhook decides from a fresh snapshot of the caches.
+        if opts.webhook.is_some() {
+            let fresh = admission_snapshot(&ctx, requested.clone(), Timestamp::now());
+            *snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(fresh));
+        }
+        if !*leader.borrow() {
             continue;
         }
         // The lease library keeps saying "leader" while its renewals fail: before writing,
@@ -355,6 +486,9 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
         tracing::warn!(error = %e, "could not release the lease; it expires on its own");
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    if let Some(w) = webhook {
+        let _ = tokio::time::timeout(Duration::from_secs(11), w).await;
+    }
     let _ = tokio::time::timeout(Duration::from_secs(5), workers).await;
     for w in watches {
         w.abort();

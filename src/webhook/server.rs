@@ -25,44 +25,36 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Where each request finds the decision data: the current snapshot of the replica's caches,
+/// or `None` until they are synced (answered 503, so the API server's failurePolicy applies).
+pub type AdmissionSource = Arc<dyn Fn() -> Option<Arc<Admission>> + Send + Sync>;
+
 /// The answer to one request: status, content type, body.
 pub fn route(
     method: &Method,
     path: &str,
     body: Result<&[u8], &str>,
-    admission: &Admission,
+    admission: Option<&Admission>,
 ) -> (StatusCode, &'static str, Vec<u8>) {
-    match (method, path) {
-        (&Method::POST, "/validate") => match body {
-            Err(why) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "text/plain",
-                format!("{why}\n").into_bytes(),
-            ),
+    let text = |status, msg: &str| (status, "text/plain", format!("{msg}\n").into_bytes());
+    match (method, path, admission) {
+        (&Method::POST, "/validate", None) | (&Method::GET, "/ready", None) => {
+            text(StatusCode::SERVICE_UNAVAILABLE, "caches not synced yet")
+        }
+        (&Method::POST, "/validate", Some(admission)) => match body {
+            Err(why) => text(StatusCode::PAYLOAD_TOO_LARGE, why),
             Ok(body) => match admission.review(body) {
                 Ok(review) => (
                     StatusCode::OK,
                     "application/json",
                     serde_json::to_vec(&review).unwrap_or_default(),
                 ),
-                Err(BadReview(msg)) => (
-                    StatusCode::BAD_REQUEST,
-                    "text/plain",
-                    format!("{msg}\n").into_bytes(),
-                ),
+                Err(BadReview(msg)) => text(StatusCode::BAD_REQUEST, &msg),
             },
         },
-        (&Method::GET, "/live" | "/ready") => (StatusCode::OK, "text/plain", b"ok\n".to_vec()),
-        (_, "/validate") => (
-            StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain",
-            b"POST an AdmissionReview\n".to_vec(),
-        ),
-        _ => (
-            StatusCode::NOT_FOUND,
-            "text/plain",
-            b"not found: POST /validate\n".to_vec(),
-        ),
+        (&Method::GET, "/live" | "/ready", _) => text(StatusCode::OK, "ok"),
+        (_, "/validate", _) => text(StatusCode::METHOD_NOT_ALLOWED, "POST an AdmissionReview"),
+        _ => text(StatusCode::NOT_FOUND, "not found: POST /validate"),
     }
 }
 
@@ -155,7 +147,7 @@ pub fn tls_config(cert: Arc<FileCert>) -> anyhow::Result<rustls::ServerConfig> {
 
 async fn handle(
     req: Request<Incoming>,
-    admission: Arc<Admission>,
+    source: AdmissionSource,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = req.into_parts();
     let body = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await;
@@ -168,7 +160,7 @@ async fn handle(
         &parts.method,
         parts.uri.path(),
         bytes.as_deref().map_err(|e| *e),
-        &admission,
+        source().as_deref(),
     );
     let response = Response::builder()
         .status(status)
@@ -183,7 +175,7 @@ async fn handle(
 pub async fn serve(
     listener: TcpListener,
     tls: rustls::ServerConfig,
-    admission: Arc<Admission>,
+    source: AdmissionSource,
     stop: impl std::future::Future<Output = ()>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
@@ -199,14 +191,14 @@ pub async fn serve(
                 }
             };
             let _ = stream.set_nodelay(true);
-            let (acceptor, admission, open) = (acceptor.clone(), admission.clone(), open.clone());
+            let (acceptor, source, open) = (acceptor.clone(), source.clone(), open.clone());
             open.fetch_add(1, Ordering::AcqRel);
             tokio::spawn(async move {
                 if let Ok(Ok(tls)) =
                     tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
                 {
                     let service =
-                        hyper::service::service_fn(move |req| handle(req, admission.clone()));
+                        hyper::service::service_fn(move |req| handle(req, source.clone()));
                     let mut builder =
                         hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                     builder

@@ -193,7 +193,7 @@ fn malformed_reviews_are_400_and_routes_are_checked() {
         b"{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\"}",
         b"[1,2]",
     ] {
-        let (status, _, body) = route(&Method::POST, "/validate", Ok(bad), &a);
+        let (status, _, body) = route(&Method::POST, "/validate", Ok(bad), Some(&a));
         assert_eq!(
             status,
             StatusCode::BAD_REQUEST,
@@ -203,21 +203,37 @@ fn malformed_reviews_are_400_and_routes_are_checked() {
         assert!(!body.is_empty());
     }
     assert_eq!(
-        route(&Method::POST, "/validate", Err("too big"), &a).0,
+        route(&Method::POST, "/validate", Err("too big"), Some(&a)).0,
         StatusCode::PAYLOAD_TOO_LARGE
     );
     assert_eq!(
-        route(&Method::GET, "/validate", Ok(b""), &a).0,
+        route(&Method::GET, "/validate", Ok(b""), Some(&a)).0,
         StatusCode::METHOD_NOT_ALLOWED
     );
     assert_eq!(
-        route(&Method::GET, "/nope", Ok(b""), &a).0,
+        route(&Method::GET, "/nope", Ok(b""), Some(&a)).0,
         StatusCode::NOT_FOUND
     );
-    assert_eq!(route(&Method::GET, "/ready", Ok(b""), &a).0, StatusCode::OK);
+    assert_eq!(
+        route(&Method::GET, "/ready", Ok(b""), Some(&a)).0,
+        StatusCode::OK
+    );
     let ok = review(("", "v1", "Pod"), "CREATE", pod("reg/good:1"), false);
-    let (status, ct, body) = route(&Method::POST, "/validate", Ok(&ok), &a);
+    let (status, ct, body) = route(&Method::POST, "/validate", Ok(&ok), Some(&a));
     assert_eq!((status, ct), (StatusCode::OK, "application/json"));
     let v: Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(v["response"]["allowed"], true);
+    // Before the caches are synced: 503, so the API server's failurePolicy decides.
+    assert_eq!(
+        route(&Method::POST, "/validate", Ok(&ok), None).0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        route(&Method::GET, "/ready", Ok(b""), None).0,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(
+        route(&Method::GET, "/live", Ok(b""), None).0,
+        StatusCode::OK
+    );
 }
