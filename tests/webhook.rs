@@ -272,3 +272,32 @@ fn a_client_keeps_succeeding_across_a_certificate_rotation() {
         assert_eq!(code, 200, "{body}");
     }
 }
+
+#[test]
+fn a_key_that_does_not_match_the_certificate_is_refused_at_start() {
+    let dir = tempfile::tempdir().expect("tmp");
+    certificate(dir.path(), "one");
+    std::fs::rename(dir.path().join("cert.pem"), dir.path().join("one.pem")).expect("rename");
+    certificate(dir.path(), "two");
+    let policy = write(dir.path(), "policy.yaml", "apiVersion: fips.operator.dev/v1alpha1\nkind: FipsPolicy\nmetadata: {name: p}\nspec: {mode: Enforce}\n");
+    let cert = dir.path().join("one.pem").to_string_lossy().into_owned();
+    let key = dir.path().join("key.pem").to_string_lossy().into_owned();
+    let run = fips_operator(&[
+        "controller",
+        "--standalone",
+        "--policy",
+        &policy,
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--webhook-addr",
+        "127.0.0.1:0",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("does not belong to the certificate"),
+        "{}",
+        run.stderr
+    );
+}

@@ -367,14 +367,14 @@ pub fn scan_processes_with(
         .collect();
     pids.sort_unstable();
     let mut out = ProcessScan::default();
-    let mut denied: BTreeMap<String, usize> = BTreeMap::new();
+    let mut denied: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     for pid in pids {
         match inspect_one(&proc_dir.join(pid.to_string()), pid, host, ctx, cache) {
             Ok(p) => out.processes.push(p),
             Err(Skip::Gone) => {}
             Err(Skip::Denied(what)) => {
                 out.unreadable += 1;
-                *denied.entry(what).or_default() += 1;
+                denied.entry(what).or_default().push(pid);
             }
         }
     }
@@ -388,10 +388,17 @@ pub fn scan_processes_with(
             proc_dir.display()
         ));
     }
-    for (what, n) in denied {
+    for (what, pids) in denied {
+        let mut shown: Vec<String> = pids.iter().take(5).map(u32::to_string).collect();
+        if pids.len() > 5 {
+            shown.push("…".into());
+        }
         out.warnings.push(format!(
-            "{n} processes could not be inspected (/proc/<pid>/{what}: permission denied): run as root, \
-             or give the probe CAP_SYS_PTRACE (other users' exe, root and environ) and CAP_DAC_READ_SEARCH"
+            "{} processes could not be inspected (pid {}: /proc/<pid>/{what}: permission denied): \
+             run as root, or give the probe CAP_SYS_PTRACE (other users' exe, root and environ) \
+             and CAP_DAC_READ_SEARCH; a process of a more privileged sandbox stays hidden even then",
+            pids.len(),
+            shown.join(", ")
         ));
     }
     Ok(out)

@@ -91,6 +91,8 @@ const GROUPS: &[(u16, &str, bool)] = &[
     (256, "ffdhe2048", true),
     (257, "ffdhe3072", true),
     (258, "ffdhe4096", true),
+    (259, "ffdhe6144", true),
+    (260, "ffdhe8192", true),
     (29, "x25519", false),
     (30, "x448", false),
     (0x11EB, "SecP256r1MLKEM768", true),
@@ -587,6 +589,19 @@ pub fn audit(endpoint: &str, timeout: Duration) -> TlsAudit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn approval_of_names_and_unnamed_codes() {
+        assert_eq!(describe(GROUPS, 260), ("ffdhe8192".to_string(), true));
+        assert_eq!(describe(GROUPS, 29), ("x25519".to_string(), false));
+        assert_eq!(describe(GROUPS, 0x9999), ("0x9999".to_string(), false));
+        assert!(!describe(SUITES_13, 0x1303).1);
+        assert!(others(SUITES_12, &[0x00FE..=0x0100]).contains(&0x0100));
+        assert!(
+            !others(SUITES_12, &[0x00FE..=0x0100]).contains(&0x00FF),
+            "SCSV is never offered"
+        );
+    }
 
     #[test]
     fn a_client_hello_is_well_formed() {

@@ -102,7 +102,15 @@ impl FileCert {
             .map_err(|e| anyhow::anyhow!("{}: not a PEM private key ({e})", self.key.display()))?;
         let signer = provider::sign::any_supported_type(&key)
             .map_err(|e| anyhow::anyhow!("{}: unusable key ({e})", self.key.display()))?;
-        let ck = Arc::new(CertifiedKey::new(certs, signer));
+        let ck = CertifiedKey::new(certs, signer);
+        ck.keys_match().map_err(|e| {
+            anyhow::anyhow!(
+                "{} does not belong to the certificate in {} ({e})",
+                self.key.display(),
+                self.cert.display()
+            )
+        })?;
+        let ck = Arc::new(ck);
         *loaded = Some((cm, km, ck.clone()));
         Ok(ck)
     }
