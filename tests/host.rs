@@ -550,6 +550,12 @@ fn tls_endpoints_with_approved_and_non_approved_suites() {
     );
     assert!(reasons.contains("group x25519"), "{reasons}");
 
+    // Not HOST:PORT: a usage error, said at once.
+    let run = fips_operator(&["check", "--root", &root, "--tls", "nonsense"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("expected HOST:PORT"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+
     // Nothing listening: an operational error (exit 2) that says what failed.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")

@@ -117,6 +117,15 @@ pub fn run(args: CheckArgs) -> anyhow::Result<u8> {
         today,
         policy: ImagePolicy::default(),
     };
+    // Bad endpoints are a usage error, said before any work is done.
+    for e in &args.tls {
+        let port = e
+            .rsplit_once(':')
+            .and_then(|(h, p)| (!h.is_empty()).then_some(p));
+        if port.and_then(|p| p.parse::<u16>().ok()).is_none() {
+            anyhow::bail!("--tls {e:?}: expected HOST:PORT, e.g. 127.0.0.1:6443 or [::1]:10250");
+        }
+    }
     let proc_dir = args.root.join("proc");
     if !proc_dir.is_dir() {
         anyhow::bail!(

@@ -185,6 +185,12 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         .identity
         .clone()
         .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
         .context("no identity for the Lease: set --identity or POD_NAME")?;
     let opts = RunOptions {
         metrics_addr: args.metrics_addr,
