@@ -279,3 +279,57 @@ fn bad_input_is_an_error_naming_the_file() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("not a FipsPolicy"), "{}", run.stderr);
 }
+
+#[test]
+fn scan_judges_the_images_from_their_registry() {
+    use support::oci::{file, tar_layer, Image, Layout, Registry};
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut layout = Layout::new(&dir.path().join("layout"));
+    let layer = |name: &str| {
+        tar_layer(&[file(
+            "usr/bin/app",
+            std::fs::read(support::fixture(name)).expect("fixture"),
+            0o755,
+        )])
+    };
+    layout.tag("good", &Image::new(vec![layer("go127-fips-certified")]));
+    layout.tag("bad", &Image::new(vec![layer("go119-std")]));
+    let registry = Registry::start(None);
+    let good = registry.push(&layout, "good", "team/app", None);
+    let bad = registry.push(&layout, "bad", "team/legacy", None);
+    let gone = format!("{}/team/gone:1", registry.addr);
+    let manifests = write(dir.path(), "deploy.yaml", &format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: apps}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      - {{name: web, image: \"{good}\"}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: legacy, namespace: apps}}\nspec:\n  containers:\n  - {{name: app, image: \"{bad}\"}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: gone, namespace: apps}}\nspec:\n  containers:\n  - {{name: app, image: \"{gone}\"}}\n"));
+    let p = policy(dir.path(), "Enforce", "");
+    let (run, r) = admit(&["--policy", &p, "--scan", "--no-cache", &manifests]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        result(&r, "Deployment", "web")["decision"],
+        "allowed",
+        "{r:#}"
+    );
+    let legacy = result(&r, "Pod", "legacy");
+    assert_eq!(legacy["decision"], "denied");
+    assert!(
+        legacy["messages"][0]
+            .as_str()
+            .expect("m")
+            .contains("usr/bin/app: pclntab crypto/"),
+        "{legacy:#}"
+    );
+    // An image that cannot be scanned is unknown (denied under Enforce), with a warning.
+    let gone_result = result(&r, "Pod", "gone");
+    assert_eq!(gone_result["decision"], "denied");
+    assert!(
+        gone_result["messages"][0]
+            .as_str()
+            .expect("m")
+            .contains("cannot be judged: scan failed"),
+        "{gone_result:#}"
+    );
+    assert!(
+        run.stderr.contains("team/gone:1: cannot scan it"),
+        "{}",
+        run.stderr
+    );
+}

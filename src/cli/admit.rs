@@ -27,6 +27,12 @@ pub struct AdmitArgs {
     /// prints them): the image verdicts. Images without one are "not judged yet".
     #[arg(long, value_name = "DIR|FILE")]
     pub reports: Vec<PathBuf>,
+    /// Judge the images now, from their registries (as `scan` would), instead of (or besides)
+    /// report files.
+    #[arg(long)]
+    pub scan: bool,
+    #[command(flatten)]
+    pub image: super::scan::ImageArgs,
     /// Output format: a table for people, JSON (an array, one element per object).
     #[arg(long, short, value_enum, default_value = "table", env = "FIPS_OUTPUT")]
     pub output: OutputFormat,
@@ -118,21 +124,98 @@ pub(super) fn load_reports(paths: &[PathBuf]) -> anyhow::Result<Vec<FipsImageRep
     Ok(reports)
 }
 
+/// `--scan`: each image judged from its registry, as a report would record it. An image that
+/// cannot be scanned gets a `Failed` report (its verdict: unknown) and a warning on stderr.
+fn scan_images(
+    images: &[String],
+    image_args: &super::scan::ImageArgs,
+    registry: &crate::inspect::ModuleRegistry,
+    today: crate::inspect::Day,
+) -> anyhow::Result<Vec<FipsImageReport>> {
+    use crate::api::{FipsImageReportSpec, FipsImageReportStatus, ImagePhase};
+    use crate::image::{scan_image, ImageTarget, ScanContext};
+    let opts = image_args.options()?;
+    let ctx = ScanContext {
+        registry: registry.clone(),
+        today,
+        policy: crate::policy::ImagePolicy::default(),
+    };
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let mut out = Vec::new();
+    for image in images {
+        if tty {
+            eprintln!("scanning {image}…");
+        }
+        let seen = std::collections::BTreeSet::from([image.clone()]);
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let target =
+            ImageTarget::parse(image).unwrap_or_else(|| ImageTarget::Registry(image.clone()));
+        let (digest, status) = match scan_image(&target, image, &ctx, &opts, &mut |_| {}) {
+            Ok(scan) => {
+                let digest = scan
+                    .image
+                    .as_ref()
+                    .and_then(|i| i["digest"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                (
+                    digest,
+                    crate::controller::scan_queue::scanned_status(&scan, &seen, now),
+                )
+            }
+            Err(e) => {
+                eprintln!("fips-operator: warning: {image}: cannot scan it ({e}); judged unknown");
+                let status = FipsImageReportStatus {
+                    phase: ImagePhase::Failed,
+                    reason: Some(format!("scan failed: {e}")),
+                    images: seen.into_iter().collect(),
+                    outcome: Some("unknown".into()),
+                    ..Default::default()
+                };
+                (String::new(), status)
+            }
+        };
+        let name = if digest.is_empty() {
+            "not-scanned".to_string()
+        } else {
+            crate::api::image_report_name(&digest)
+        };
+        let mut report = FipsImageReport::new(&name, FipsImageReportSpec { digest });
+        report.status = Some(status);
+        out.push(report);
+    }
+    Ok(out)
+}
+
 pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
     let policy = read_policy(&args.policy)?;
     let (registry, today) =
         registry_and_day(args.module_registry.as_deref(), args.as_of.as_deref())?;
-    let reports = load_reports(&args.reports)?;
-    let verdicts = ReportVerdicts {
-        reports,
-        registry,
-        today,
-    };
+    let mut reports = load_reports(&args.reports)?;
     let mut objects = Vec::new();
     for m in &args.manifests {
         let origin = m.display().to_string();
         objects.extend(documents(&read_text(m)?, &origin)?);
     }
+    if args.scan {
+        let mut images: Vec<String> = objects
+            .iter()
+            .filter_map(|o| pod_spec(o["kind"].as_str()?, o))
+            .flat_map(|spec| {
+                crate::controller::facts::spec_images(Some(&spec))
+                    .map(|(_, image)| image.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        images.sort();
+        images.dedup();
+        reports.extend(scan_images(&images, &args.image, &registry, today)?);
+    }
+    let verdicts = ReportVerdicts {
+        reports,
+        registry,
+        today,
+    };
     let mut namespace_labels: HashMap<String, BTreeMap<String, String>> = HashMap::new();
     for o in objects.iter().filter(|o| o["kind"] == "Namespace") {
         let name = o["metadata"]["name"]

@@ -83,7 +83,7 @@ pub struct ImageArgs {
 }
 
 impl ImageArgs {
-    fn options(&self) -> anyhow::Result<ImageOptions> {
+    pub(super) fn options(&self) -> anyhow::Result<ImageOptions> {
         let platform = match &self.platform {
             Some(p) => Platform::parse(p).map_err(anyhow::Error::msg)?,
             None => Platform::host(),
