@@ -148,8 +148,9 @@ fn scan_images(
         }
         let seen = std::collections::BTreeSet::from([image.clone()]);
         let now = k8s_openapi::jiff::Timestamp::now();
-        let target =
-            ImageTarget::parse(image).unwrap_or_else(|| ImageTarget::Registry(image.clone()));
+        // Always a registry reference: a manifest must not make `admit` read local files
+        // (`oci:` or `docker-archive:` prefixes are not image names Kubernetes pulls).
+        let target = ImageTarget::Registry(image.clone());
         let (digest, status) = match scan_image(&target, image, &ctx, &opts, &mut |_| {}) {
             Ok(scan) => {
                 let digest = scan
