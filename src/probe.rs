@@ -20,7 +20,7 @@ use crate::api::{
     image_report_name, set_condition, ConditionStatus, ContainerEntry, FipsImageReport,
     FipsStatusStatus, ImagePhase, NodeSummary, TlsEndpointStatus,
 };
-use crate::controller::facts::digest_of_image_id;
+use crate::controller::facts::{container_statuses, digest_of_image_id};
 use crate::controller::scan_queue::{scanned_status, write_report};
 use crate::host::cgroup::strip_runtime;
 use crate::host::process::{scan_processes_with, Cache, ProcessEvidence, State};
@@ -95,16 +95,7 @@ pub fn container_entries(
     }
     let mut out = Vec::new();
     for pod in pods {
-        let Some(status) = &pod.status else { continue };
-        for c in [
-            &status.init_container_statuses,
-            &status.container_statuses,
-            &status.ephemeral_container_statuses,
-        ]
-        .into_iter()
-        .flatten()
-        .flatten()
-        {
+        for c in container_statuses(pod) {
             let Some(id) = c.container_id.as_deref().map(strip_runtime) else {
                 continue;
             };
@@ -412,11 +403,8 @@ impl Probe {
             .filter_map(|p| Some((p.container_id.as_deref()?, p.pid)))
             .collect();
         for pod in pods {
-            for c in pod
-                .status
-                .iter()
-                .flat_map(|s| s.container_statuses.iter().flatten())
-            {
+            // Init and ephemeral containers' images are judged too.
+            for c in container_statuses(pod) {
                 let Some(digest) = digest_of_image_id(&c.image_id) else {
                     continue;
                 };

@@ -9,7 +9,6 @@ use std::io::Write;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{fips_operator, fixture, AS_OF};
@@ -367,12 +366,7 @@ impl TlsServer {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = support::free_addr();
         let child = Command::new("openssl")
             .args(["s_server", "-quiet", "-accept", &addr])
             .arg("-cert")
@@ -385,14 +379,7 @@ impl TlsServer {
             .stderr(Stdio::null())
             .spawn()
             .expect("openssl s_server");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "s_server did not listen on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        support::wait_listening(&addr, "openssl s_server", 10);
         TlsServer { child, addr }
     }
 }
@@ -557,11 +544,7 @@ fn tls_endpoints_with_approved_and_non_approved_suites() {
     assert!(run.stdout.is_empty(), "{}", run.stdout);
 
     // Nothing listening: an operational error (exit 2) that says what failed.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .to_string();
+    let closed = support::free_addr();
     let (run, r) = check(&["--root", &root, "--tls", &closed]);
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stderr.contains(&closed), "{}", run.stderr);

@@ -84,11 +84,7 @@ async fn a_pass_judges_the_container_image_and_applies_the_node_status() {
     let digest = format!("sha256:{}", "a".repeat(64));
     let other = format!("sha256:{}", "b".repeat(64));
     let (client, mut server) = mock_api::client();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .to_string();
+    let closed = support::free_addr();
     let ctx = ScanContext {
         registry: ModuleRegistry::built_in(),
         today: Day::parse(support::AS_OF).expect("day"),
@@ -126,8 +122,7 @@ async fn a_pass_judges_the_container_image_and_applies_the_node_status() {
                             "metadata": {"name": "node-a", "uid": "node-uid",
                                          "labels": {"node-role.kubernetes.io/control-plane": ""}}}));
                     }
-                    let mut body = s.body.clone();
-                    body["metadata"] = json!({"name": s.path.trim_end_matches("/status").rsplit('/').next()});
+                    let mut body = mock_api::echoed(s);
                     if body.get("spec").is_none() {
                         body["spec"] = if s.path.contains("fipsstatuses") { json!({"nodeName": "node-a"}) } else { json!({"digest": "x"}) };
                     }

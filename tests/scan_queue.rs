@@ -78,16 +78,7 @@ async fn serve(server: &mut ApiServer, secrets: &Value, n: usize, events: usize)
                     let name = s.path.rsplit('/').next().unwrap_or_default();
                     return secrets[name].clone();
                 }
-                let mut body = s.body.clone();
-                if body.get("metadata").is_none() {
-                    let name = s
-                        .path
-                        .trim_end_matches("/status")
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or_default();
-                    body["metadata"] = json!({"name": name});
-                }
+                let mut body = mock_api::echoed(s);
                 if body.get("spec").is_none() && s.path.contains("fipsimagereports") {
                     body["spec"] = json!({"digest": "sha256:unused"});
                 }

@@ -6,7 +6,7 @@ mod support;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::{fips_operator, AS_OF};
@@ -71,12 +71,7 @@ fn start(dir: &Path) -> Webhook {
     let reports = write(dir, "reports.yaml", &format!(
         "apiVersion: fips.operator.dev/v1alpha1\nkind: FipsImageReport\nmetadata: {{name: sha256-2222}}\nspec: {{digest: \"{BAD}\"}}\nstatus:\n  phase: Scanned\n  outcome: non-compliant\n  scannerVersion: \"0.1.0\"\n  reasons: [\"usr/bin/legacy: Go standard crypto without a FIPS module\"]\n"));
     certificate(dir, "gen1");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = support::free_addr();
     let child = Command::new(env!("CARGO_BIN_EXE_fips-operator"))
         .args([
             "controller",
@@ -98,14 +93,7 @@ fn start(dir: &Path) -> Webhook {
         .stderr(Stdio::null())
         .spawn()
         .expect("start the webhook");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the webhook did not listen on {addr}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::wait_listening(&addr, "the webhook", 20);
     Webhook { child, addr }
 }
 

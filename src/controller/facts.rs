@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    Container, EphemeralContainer, Node, Pod, PodSpec, PodTemplateSpec,
+    Container, ContainerStatus, EphemeralContainer, Node, Pod, PodSpec, PodTemplateSpec,
 };
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::ResourceExt;
@@ -67,21 +67,25 @@ pub fn digest_of_image_id(image_id: &str) -> Option<String> {
     (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| digest.to_string())
 }
 
+/// The runtime status of every container of a pod: init, regular and ephemeral.
+pub fn container_statuses(pod: &Pod) -> impl Iterator<Item = &ContainerStatus> {
+    pod.status.iter().flat_map(|status| {
+        [
+            &status.init_container_statuses,
+            &status.container_statuses,
+            &status.ephemeral_container_statuses,
+        ]
+        .into_iter()
+        .flatten()
+        .flatten()
+    })
+}
+
 /// Container name -> the image ID its runtime reported, for every kind of container.
 pub fn pod_image_ids(pod: &Pod) -> HashMap<&str, &str> {
-    let Some(status) = &pod.status else {
-        return HashMap::new();
-    };
-    [
-        &status.init_container_statuses,
-        &status.container_statuses,
-        &status.ephemeral_container_statuses,
-    ]
-    .into_iter()
-    .flatten()
-    .flatten()
-    .map(|s| (s.name.as_str(), s.image_id.as_str()))
-    .collect()
+    container_statuses(pod)
+        .map(|s| (s.name.as_str(), s.image_id.as_str()))
+        .collect()
 }
 
 /// Every container of a pod (init, regular, ephemeral) with the digest its runtime reported.

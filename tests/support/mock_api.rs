@@ -80,20 +80,7 @@ impl ApiServer {
     /// enough): nulls of a merge patch dropped, the object's name filled in when the body has
     /// no metadata.
     pub async fn echo(&mut self) -> Seen {
-        self.answer_with(StatusCode::OK, |s| {
-            let mut body = without_nulls(s.body.clone());
-            if body.get("metadata").is_none() {
-                let name = s
-                    .path
-                    .trim_end_matches("/status")
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or_default();
-                body["metadata"] = json!({"name": name});
-            }
-            body
-        })
-        .await
+        self.answer_with(StatusCode::OK, echoed).await
     }
 
     /// Answers 200 with `base` (the object as stored) updated by the request's top-level
@@ -119,6 +106,22 @@ impl ApiServer {
         })
         .await
     }
+}
+
+/// The request's body as the stored object: nulls of a merge patch dropped, the object's
+/// name (from the path) filled in when the body has no metadata.
+pub fn echoed(s: &Seen) -> Value {
+    let mut body = without_nulls(s.body.clone());
+    if body.get("metadata").is_none() {
+        let name = s
+            .path
+            .trim_end_matches("/status")
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        body["metadata"] = json!({"name": name});
+    }
+    body
 }
 
 fn without_nulls(v: Value) -> Value {

@@ -109,3 +109,24 @@ pub fn assert_evidence(binary: &Value, needle: &str) {
         binary
     );
 }
+
+/// A loopback `127.0.0.1:PORT` nothing listens on (the port was free a moment ago).
+pub fn free_addr() -> String {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .to_string()
+}
+
+/// Waits until something accepts connections on `addr`, or fails naming `what`.
+pub fn wait_listening(addr: &str, what: &str, secs: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not listen on {addr} within {secs} s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
