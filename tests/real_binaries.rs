@@ -256,6 +256,25 @@ fn c_without_crypto() {
     expect("c-nocrypto-static", "no-crypto", None, &[]);
 }
 
+/// glibc's libm holds SHA-512 K[0] as a double among its coefficients: a math library is not
+/// crypto (the host's own libm, on the Debian machines CI runs on).
+#[test]
+fn the_hosts_libm_is_not_crypto() {
+    let libm = std::path::PathBuf::from(format!(
+        "/usr/lib/{}-linux-gnu/libm.so.6",
+        std::env::consts::ARCH
+    ));
+    assert!(
+        libm.exists(),
+        "{} missing: not a Debian host?",
+        libm.display()
+    );
+    let (code, report) = scan(&libm, &[]);
+    let b = only_binary(&report);
+    assert_eq!(b["verdict"], "no-crypto", "{b:#}");
+    assert_eq!(code, 0, "{report:#}");
+}
+
 #[test]
 fn rust_ring_and_rustcrypto_and_rand() {
     expect(

@@ -176,7 +176,8 @@ fn a_go_program_named_crypto_helper_is_not_crypto() {
 fn hidden_go_names_with_crypto_constants_are_unknown_not_no_crypto() {
     let mut elf = GoElf::new("go1.27.3").functions(&["main.main", "runtime.main", "a1b2c3.Xy9"]);
     elf.rodata = vec![
-        0x98, 0x2f, 0x8a, 0x42, 0x91, 0x44, 0x37, 0x71, 0xcf, 0xfb, 0xc0, 0xb5,
+        0x98, 0x2f, 0x8a, 0x42, 0x91, 0x44, 0x37, 0x71, 0xcf, 0xfb, 0xc0, 0xb5, 0xa5, 0xdb, 0xb5,
+        0xe9,
     ];
     let b = judge("garbled", &elf);
     assert_eq!(b["verdict"], "unknown", "{b:#}");

@@ -12,21 +12,41 @@ use super::elf::ElfView;
 use super::findings::{Activation, Findings, ModuleRoute, Role};
 use super::rust_crates;
 
-/// Little-endian constant tables (§4 "Constant tables").
-const CONSTANT_TABLES: &[(&str, [u8; 8])] = &[
+/// Little-endian constant tables (FIPS-RULES §4 "Constant tables"): the rules' 8-byte
+/// signature and the table entry (or entries) that follow it, 16 bytes in all. Eight bytes
+/// alone are a number that other tables hold too: glibc's `libm.so.6` carries SHA-512 K[0]
+/// (`0x428a2f98d728ae22`) as a double among its polynomial coefficients. Every implementation
+/// of these functions stores the table in order (OpenSSL's SIMD layouts repeat whole rows),
+/// so the first 16 bytes are always there where the table is.
+const CONSTANT_TABLES: &[(&str, [u8; 16])] = &[
     (
-        "SHA-256 K",
-        [0x98, 0x2f, 0x8a, 0x42, 0x91, 0x44, 0x37, 0x71],
+        "SHA-256 K", // 428a2f98 71374491 b5c0fbcf e9b5dba5
+        [
+            0x98, 0x2f, 0x8a, 0x42, 0x91, 0x44, 0x37, 0x71, 0xcf, 0xfb, 0xc0, 0xb5, 0xa5, 0xdb,
+            0xb5, 0xe9,
+        ],
     ),
     (
-        "SHA-512 K",
-        [0x22, 0xae, 0x28, 0xd7, 0x98, 0x2f, 0x8a, 0x42],
+        "SHA-512 K", // 428a2f98d728ae22 7137449123ef65cd
+        [
+            0x22, 0xae, 0x28, 0xd7, 0x98, 0x2f, 0x8a, 0x42, 0xcd, 0x65, 0xef, 0x23, 0x91, 0x44,
+            0x37, 0x71,
+        ],
     ),
     (
         "AES S-box",
-        [0x63, 0x7c, 0x77, 0x7b, 0xf2, 0x6b, 0x6f, 0xc5],
+        [
+            0x63, 0x7c, 0x77, 0x7b, 0xf2, 0x6b, 0x6f, 0xc5, 0x30, 0x01, 0x67, 0x2b, 0xfe, 0xd7,
+            0xab, 0x76,
+        ],
     ),
-    ("MD5 T", [0x78, 0xa4, 0x6a, 0xd7, 0x56, 0xb7, 0xc7, 0xe8]),
+    (
+        "MD5 T", // d76aa478 e8c7b756 242070db c1bdceee
+        [
+            0x78, 0xa4, 0x6a, 0xd7, 0x56, 0xb7, 0xc7, 0xe8, 0xdb, 0x70, 0x20, 0x24, 0xee, 0xce,
+            0xbd, 0xc1,
+        ],
+    ),
 ];
 
 const AWS_LC_FIPS: &[u8] = b"AWS-LC FIPS ";
@@ -203,9 +223,10 @@ pub(crate) fn judge(elf: &ElfView<'_>, file_name: &str, is_go: bool, f: &mut Fin
     if !is_go && m.aws_lc_fips_string.is_none() {
         // The aws-lc FIPS module keeps its constants inside its own code (the module boundary
         // is integrity-checked), so its name string lives in .text.
-        if let Some(at) = memmem::find(elf.data, AWS_LC_FIPS) {
-            m.aws_lc_fips_string = Some(word_after(elf.data, at + AWS_LC_FIPS.len()));
-        }
+        m.aws_lc_fips_string = memmem::find_iter(elf.data, AWS_LC_FIPS)
+            .map(|at| at + AWS_LC_FIPS.len())
+            .find(|&end| versioned(elf.data, end))
+            .map(|end| word_after(elf.data, end));
     }
     if !elf.has_symtab && !is_go {
         if let Some(s) = elf.section(".dep-v0") {
@@ -251,8 +272,12 @@ fn scan_symbols(elf: &ElfView<'_>, m: &mut Markers) {
             continue;
         };
         if let Some(rest) = name.strip_prefix("aws_lc_fips_") {
-            m.aws_lc_fips_prefix
-                .get_or_insert_with(|| version_prefix(rest));
+            // Only the versioned API prefix (`aws_lc_fips_0_14_4_`): a file symbol such as
+            // the crate's codegen unit `aws_lc_fips_sys.<hash>-cgu.0` names no module.
+            if rest.starts_with(|c: char| c.is_ascii_digit()) {
+                m.aws_lc_fips_prefix
+                    .get_or_insert_with(|| version_prefix(rest));
+            }
         } else if let Some(rest) = name.strip_prefix("aws_lc_") {
             if rest.starts_with(|c: char| c.is_ascii_digit()) {
                 m.aws_lc_prefix.get_or_insert_with(|| version_prefix(rest));
@@ -360,33 +385,34 @@ fn scan_strings(regions: &[&[u8]], registry_paths: bool, m: &mut Markers) {
         for hit in automaton().find_iter(*region) {
             let (at, end) = (hit.start(), hit.end());
             match PATTERNS[hit.pattern().as_usize()].1 {
-                Pattern::AwsLcFips => {
+                // Each of these names a module only with the version it carries in real
+                // builds ("AWS-LC FIPS 4.2.0", `aws-lc-sys-0.47.0/`): the bare words are what
+                // any tool that looks for them (this scanner included) holds as literals.
+                Pattern::AwsLcFips if versioned(region, end) => {
                     m.aws_lc_fips_string
                         .get_or_insert_with(|| word_after(region, end));
                 }
-                Pattern::AwsLcSysPath => {
+                Pattern::AwsLcSysPath if versioned(region, end) => {
                     m.aws_lc_sys_path
                         .get_or_insert_with(|| path_segment(region, at));
                 }
-                Pattern::AwsLcFipsSysPath => {
+                Pattern::AwsLcFipsSysPath if versioned(region, end) => {
                     m.aws_lc_fips_sys_path
                         .get_or_insert_with(|| path_segment(region, at));
                 }
-                Pattern::RingPath => {
-                    let seg = path_segment(region, at + 1);
-                    if m.ring_path.is_none()
-                        && seg.chars().nth(5).is_some_and(|c| c.is_ascii_digit())
-                    {
-                        m.ring_path = Some(seg);
-                    }
+                Pattern::RingPath if versioned(region, end) => {
+                    m.ring_path
+                        .get_or_insert_with(|| path_segment(region, at + 1));
                 }
-                Pattern::OpenSslVersion => {
-                    if m.openssl_version.is_none()
-                        && region.get(end).is_some_and(u8::is_ascii_digit)
-                    {
-                        m.openssl_version = Some(format!("OpenSSL {}", word_after(region, end)));
-                    }
+                Pattern::OpenSslVersion if versioned(region, end) => {
+                    m.openssl_version
+                        .get_or_insert_with(|| format!("OpenSSL {}", word_after(region, end)));
                 }
+                Pattern::AwsLcFips
+                | Pattern::AwsLcSysPath
+                | Pattern::AwsLcFipsSysPath
+                | Pattern::RingPath
+                | Pattern::OpenSslVersion => {}
                 Pattern::OpenSslSource => m.openssl_source_path = true,
                 Pattern::OpenSslDir => {
                     let len = region[end..]
@@ -425,7 +451,7 @@ pub(crate) fn library_version(data: &[u8]) -> Option<String> {
     for prefix in [&b"OpenSSL "[..], b"LibreSSL "] {
         for at in memmem::find_iter(data, prefix) {
             let end = at + prefix.len();
-            if data.get(end).is_some_and(u8::is_ascii_digit) {
+            if versioned(data, end) {
                 let name = String::from_utf8_lossy(&prefix[..prefix.len() - 1]).into_owned();
                 return Some(format!("{name} {}", word_after(data, end)));
             }
@@ -435,6 +461,11 @@ pub(crate) fn library_version(data: &[u8]) -> Option<String> {
 }
 
 /// The printable word starting at `at` (a version number).
+/// Whether a version number starts at `at`.
+fn versioned(data: &[u8], at: usize) -> bool {
+    data.get(at).is_some_and(u8::is_ascii_digit)
+}
+
 fn word_after(data: &[u8], at: usize) -> String {
     let tail = &data[at.min(data.len())..];
     let end = tail

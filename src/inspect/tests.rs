@@ -128,3 +128,48 @@ proptest! {
         let _ = analyze(&elf, "libcrypto.so.3");
     }
 }
+
+/// A file that holds the markers' bare words (as this scanner does, as any scanner's rule
+/// table does) but no versioned module string or path names no module and no crypto.
+#[test]
+fn unversioned_marker_words_name_nothing() {
+    let words: &[u8] = b"AWS-LC FIPS \0aws-lc-sys-\0aws-lc-fips-sys-\0/ring-\0OpenSSL \0";
+    let f = analyze(&small_elf(Some((b".rodata.words", words))), "scanner");
+    assert!(!f.has_crypto(), "{f:?}");
+    assert!(f.evidence.is_empty(), "{f:?}");
+
+    // With the versioned forms after them, the versions are read, not the bare words.
+    let mut both = words.to_vec();
+    both.extend_from_slice(b"/cargo/registry/src/x/aws-lc-sys-0.47.0/src/lib.rs\0");
+    let f = analyze(&small_elf(Some((b".rodata.words", &both))), "app");
+    assert!(
+        f.non_fips.iter().any(|e| e.contains("aws-lc-sys-0.47.0")),
+        "{f:?}"
+    );
+}
+
+/// The rules' 8-byte signature alone is a number (glibc's libm holds SHA-512 K[0] as a
+/// double); the table needs the entries after it too.
+#[test]
+fn a_constant_table_is_more_than_its_first_entry() {
+    let sha512_k0_as_double: &[u8] = &[
+        0x22, 0xae, 0x28, 0xd7, 0x98, 0x2f, 0x8a, 0x42, 0xff, 0x3f, 0xc5, 0x3d, 0xb4, 0x9a, 0x99,
+        0x05,
+    ];
+    let f = analyze(
+        &small_elf(Some((b".rodata.math", sha512_k0_as_double))),
+        "libm",
+    );
+    assert!(!f.has_crypto(), "{f:?}");
+
+    let sha512_k: &[u8] = &[
+        0x22, 0xae, 0x28, 0xd7, 0x98, 0x2f, 0x8a, 0x42, 0xcd, 0x65, 0xef, 0x23, 0x91, 0x44, 0x37,
+        0x71,
+    ];
+    let f = analyze(&small_elf(Some((b".rodata.k", sha512_k))), "hasher");
+    assert_eq!(
+        f.non_fips,
+        vec!["constant tables SHA-512 K (crypto code outside a module)".to_string()],
+        "{f:?}"
+    );
+}
