@@ -218,6 +218,9 @@ fn client_hello(o: &Offer) -> Vec<u8> {
     with_len16(&mut body, &algs);
     extension(&mut ext, 13, &body);
     extension(&mut ext, 0xff01, &[0]);
+    // extended_master_secret (RFC 7627), as every current client sends: FIPS-mode servers
+    // (SP 800-135's TLS 1.2 KDF) refuse TLS 1.2 handshakes without it.
+    extension(&mut ext, 0x17, &[]);
     if tls13 {
         extension(&mut ext, 43, &[2, 0x03, 0x04]);
         extension(&mut ext, 45, &[1, 1]);
