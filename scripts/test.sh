@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project, on a fresh Debian 12 machine too:
 # installs the toolchains the fixtures need, builds the fixture binaries from source (cached
-# under target/fixtures), then fmt, clippy -D warnings and the whole test suite.
+# under target/fixtures) and the operator's own FIPS build (target/fips), then fmt, clippy
+# -D warnings (plain and fips) and the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
 scripts/build-fixtures.sh
+scripts/build-fips.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --lib --bins --locked --features fips -- -D warnings
 cargo test --locked

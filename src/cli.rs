@@ -18,7 +18,7 @@ pub use scan::ScanArgs;
 #[derive(Parser, Debug)]
 #[command(
     name = "fips-operator",
-    version,
+    version = crate::VERSION,
     about = "FIPS 140 compliance for binaries, images and Kubernetes clusters"
 )]
 pub struct Args {

@@ -19,5 +19,49 @@ pub mod webhook;
 /// the library works the same when embedded (or tested) without `main`.
 pub fn install_crypto_provider() {
     // `Err` only means a provider is already installed.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = crypto_provider().install_default();
+}
+
+/// The process's rustls provider. In the `fips` build: the AWS-LC FIPS module's provider with
+/// its approved suites, and key exchange restricted to P-256 and P-384 (DESIGN §8).
+pub fn crypto_provider() -> rustls::crypto::CryptoProvider {
+    #[cfg(feature = "fips")]
+    {
+        use rustls::crypto::aws_lc_rs::kx_group;
+        let mut p = rustls::crypto::default_fips_provider();
+        p.kx_groups = vec![kx_group::SECP256R1, kx_group::SECP384R1];
+        p
+    }
+    #[cfg(not(feature = "fips"))]
+    rustls::crypto::aws_lc_rs::default_provider()
+}
+
+/// Whether this binary was built on the FIPS module (`--features fips`).
+pub const FIPS_BUILD: bool = cfg!(feature = "fips");
+
+/// `--version`: the release and which build this is.
+pub const VERSION: &str = if FIPS_BUILD {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (fips build: AWS-LC FIPS module)"
+    )
+} else {
+    concat!(env!("CARGO_PKG_VERSION"), " (plain build, not FIPS)")
+};
+
+/// The start-up self-check of the `fips` build: the AWS-LC module must report FIPS mode (its
+/// power-on self tests and integrity check passed) and the installed rustls provider must be
+/// FIPS-approved throughout. The plain build has nothing to check and says so.
+pub fn fips_self_check() -> Result<&'static str, String> {
+    if !FIPS_BUILD {
+        return Ok("plain build (not FIPS): build with `--features fips` for the FIPS module");
+    }
+    aws_lc_rs::try_fips_mode().map_err(|e| {
+        format!("the AWS-LC FIPS module is not in FIPS mode ({e}); refusing to start")
+    })?;
+    let provider = crypto_provider();
+    if !provider.fips() {
+        return Err("the rustls provider is not FIPS-approved; refusing to start".into());
+    }
+    Ok("FIPS build: AWS-LC FIPS module in FIPS mode, TLS key exchange P-256/P-384 only")
 }

@@ -67,12 +67,16 @@ impl Drop for Webhook {
 }
 
 fn start(dir: &Path) -> Webhook {
+    start_binary(dir, Path::new(env!("CARGO_BIN_EXE_fips-operator")))
+}
+
+fn start_binary(dir: &Path, binary: &Path) -> Webhook {
     let policy = write(dir, "policy.yaml", "apiVersion: fips.operator.dev/v1alpha1\nkind: FipsPolicy\nmetadata: {name: enforce}\nspec: {mode: Enforce}\n");
     let reports = write(dir, "reports.yaml", &format!(
         "apiVersion: fips.operator.dev/v1alpha1\nkind: FipsImageReport\nmetadata: {{name: sha256-2222}}\nspec: {{digest: \"{BAD}\"}}\nstatus:\n  phase: Scanned\n  outcome: non-compliant\n  scannerVersion: \"0.1.0\"\n  reasons: [\"usr/bin/legacy: Go standard crypto without a FIPS module\"]\n"));
     certificate(dir, "gen1");
     let addr = support::free_addr();
-    let child = Command::new(env!("CARGO_BIN_EXE_fips-operator"))
+    let child = Command::new(binary)
         .args([
             "controller",
             "--standalone",
@@ -187,8 +191,19 @@ fn reviews_over_tls_with_http1_and_http2() {
 #[test]
 fn the_webhook_endpoint_passes_our_own_tls_audit() {
     let dir = tempfile::tempdir().expect("tmp");
-    let w = start(dir.path());
-    let root = dir.path().join("host");
+    audit_webhook(dir.path(), start(dir.path()));
+}
+
+/// The FIPS build's webhook, on the FIPS module's provider: the same approved suites, and key
+/// exchange on P-256/P-384 only.
+#[test]
+fn the_fips_builds_webhook_passes_our_own_tls_audit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    audit_webhook(dir.path(), start_binary(dir.path(), &support::fips_build()));
+}
+
+fn audit_webhook(dir: &Path, w: Webhook) {
+    let root = dir.join("host");
     for (rel, text) in [
         ("proc/sys/crypto/fips_enabled", "1\n"),
         ("proc/cmdline", "fips=1\n"),

@@ -1,18 +1,26 @@
-//! Registry images through `oci-client`: anonymous, basic and token auth (credentials from a
-//! Docker `config.json` or a Kubernetes `dockerconfigjson` secret), plain HTTP only for
-//! loopback or `--insecure-registry` hosts, retries with backoff on 5xx and timeouts.
+//! Registry images: anonymous, basic and token auth (credentials from a Docker `config.json`
+//! or a Kubernetes `dockerconfigjson` secret), plain HTTP only for loopback or
+//! `--insecure-registry` hosts, retries with backoff on 5xx and timeouts.
+//!
+//! `oci-client` does the authentication (the token dance of the distribution spec); manifests
+//! and blobs are fetched here with its HTTP client's crate, because its pull functions verify
+//! digests with the pure-Rust `sha2` crate: every digest this binary computes goes through
+//! aws-lc-rs (DESIGN §8), so the `fips` build has no SHA-256 outside the validated module.
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine;
 use oci_client::client::{ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::manifest::OciDescriptor;
+use oci_client::errors::{OciDistributionError, OciEnvelope, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
+use oci_client::{Client, Reference, RegistryOperation};
+use reqwest::header::{ACCEPT, AUTHORIZATION};
+use reqwest::StatusCode;
 use serde_json::Value;
+use tokio::io::AsyncWriteExt;
 
 use super::source::{source_error, Descriptor, ImageError, ImageStore};
 
@@ -25,6 +33,8 @@ const MANIFEST_TYPES: &[&str] = &[
 const ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// Manifests and indexes larger than this are refused (registries cap them at 4 MiB).
+const MAX_MANIFEST: usize = 4 << 20;
 
 /// How to reach registries.
 #[derive(Debug, Clone, Default)]
@@ -155,10 +165,15 @@ fn auth_for(
 
 pub(crate) struct RegistryStore {
     runtime: tokio::runtime::Runtime,
+    /// Authentication only (see the module docs).
     client: Client,
+    http: reqwest::Client,
+    plain_http: Vec<String>,
     reference: Reference,
     auth: RegistryAuth,
     auth_source: String,
+    /// The `Authorization` value in use (`None` inside: anonymous); unset until first needed.
+    authorization: Mutex<Option<Option<String>>>,
     spool: tempfile::TempDir,
 }
 
@@ -173,12 +188,19 @@ impl RegistryStore {
             plain_http.push(registry.clone());
         }
         crate::install_crypto_provider();
-        let client = Client::new(ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(plain_http),
+        let config = ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(plain_http.clone()),
             read_timeout: Some(TIMEOUT),
             connect_timeout: Some(Duration::from_secs(10)),
             ..ClientConfig::default()
-        });
+        };
+        let http = reqwest::Client::builder()
+            .read_timeout(TIMEOUT)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("fips-operator/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| source_error(format!("cannot set up the HTTP client: {e}")))?;
+        let client = Client::new(config);
         let (auth, auth_source) = auth_for(reference.registry(), options)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -186,11 +208,91 @@ impl RegistryStore {
         Ok(RegistryStore {
             runtime,
             client,
+            http,
+            plain_http,
             reference,
             auth,
             auth_source,
+            authorization: Mutex::new(None),
             spool: tempfile::tempdir()?,
         })
+    }
+
+    /// `…/v2/<repository>/<kind>/<name>` on the registry, over plain HTTP only where allowed.
+    fn url(&self, kind: &str, name: &str) -> String {
+        let registry = self.reference.resolve_registry();
+        let scheme = if self.plain_http.iter().any(|h| h == registry) {
+            "http"
+        } else {
+            "https"
+        };
+        let ns = self
+            .reference
+            .namespace()
+            .map(|ns| format!("?ns={ns}"))
+            .unwrap_or_default();
+        let repository = self.reference.repository();
+        format!("{scheme}://{registry}/v2/{repository}/{kind}/{name}{ns}")
+    }
+
+    /// The `Authorization` header for pulls: a bearer token from the registry's token service
+    /// (through oci-client), else the basic credentials, else none. `renew` asks again.
+    async fn authorization(&self, renew: bool) -> Result<Option<String>, OciDistributionError> {
+        if !renew {
+            if let Some(known) = self.lock_authorization().clone() {
+                return Ok(known);
+            }
+        }
+        let token = self
+            .client
+            .auth(&self.reference, &self.auth, RegistryOperation::Pull)
+            .await?;
+        let header = match (token, &self.auth) {
+            (Some(token), _) => Some(format!("Bearer {token}")),
+            (None, RegistryAuth::Basic(user, password)) => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+            )),
+            (None, _) => None,
+        };
+        *self.lock_authorization() = Some(header.clone());
+        Ok(header)
+    }
+
+    fn lock_authorization(&self) -> std::sync::MutexGuard<'_, Option<Option<String>>> {
+        self.authorization
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// One authenticated GET; a 401 (an expired token) gets a fresh authorization and one
+    /// more try. Any other failure is the registry's error.
+    async fn get(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+    ) -> Result<reqwest::Response, OciDistributionError> {
+        let mut renew = false;
+        loop {
+            let mut request = self.http.get(url);
+            if let Some(accept) = accept {
+                request = request.header(ACCEPT, accept);
+            }
+            if let Some(value) = self.authorization(renew).await? {
+                request = request.header(AUTHORIZATION, value);
+            }
+            let response = request.send().await?;
+            let status = response.status();
+            if status.is_success() {
+                return Ok(response);
+            }
+            if status == StatusCode::UNAUTHORIZED && !renew {
+                renew = true;
+                continue;
+            }
+            let body = response.bytes().await.unwrap_or_default();
+            return Err(registry_error(status, &body, url));
+        }
     }
 
     /// Runs a registry call, retrying 5xx answers and timeouts with backoff.
@@ -259,12 +361,43 @@ impl RegistryStore {
         source_error(msg)
     }
 
-    fn pull_manifest(&self, reference: &Reference) -> Result<(Vec<u8>, String), ImageError> {
-        let (bytes, digest) = self.call("manifest", || {
-            self.client
-                .pull_manifest_raw(reference, &self.auth, MANIFEST_TYPES)
+    /// A manifest or index by tag or digest, with its digest computed here (aws-lc-rs).
+    fn pull_manifest(&self, name: &str) -> Result<(Vec<u8>, String), ImageError> {
+        let url = self.url("manifests", name);
+        let accept = MANIFEST_TYPES.join(", ");
+        let bytes = self.call("manifest", || async {
+            let mut response = self.get(&url, Some(&accept)).await?;
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await? {
+                if body.len() + chunk.len() > MAX_MANIFEST {
+                    return Err(OciDistributionError::ManifestParsingError(format!(
+                        "{url}: the manifest is larger than {MAX_MANIFEST} bytes"
+                    )));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(body)
         })?;
-        Ok((bytes.to_vec(), digest))
+        let digest = super::digest::sha256(&bytes);
+        Ok((bytes, digest))
+    }
+}
+
+/// The registry's error answer as oci-client reports it, so that one place explains them.
+fn registry_error(status: StatusCode, body: &[u8], url: &str) -> OciDistributionError {
+    let url = url.to_string();
+    if status == StatusCode::UNAUTHORIZED {
+        return OciDistributionError::UnauthorizedError { url };
+    }
+    match serde_json::from_slice::<OciEnvelope>(body) {
+        Ok(envelope) if status.is_client_error() => {
+            OciDistributionError::RegistryError { envelope, url }
+        }
+        _ => OciDistributionError::ServerError {
+            code: status.as_u16(),
+            url,
+            message: String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned(),
+        },
     }
 }
 
@@ -279,7 +412,12 @@ fn transient(e: &OciDistributionError) -> bool {
 impl ImageStore for RegistryStore {
     fn top(&mut self) -> Result<(Vec<u8>, Option<String>), ImageError> {
         let reference = self.reference.clone();
-        let (bytes, digest) = self.pull_manifest(&reference)?;
+        let name = reference
+            .digest()
+            .or(reference.tag())
+            .unwrap_or("latest")
+            .to_string();
+        let (bytes, digest) = self.pull_manifest(&name)?;
         if let Some(pinned) = reference.digest() {
             if pinned != digest {
                 return Err(ImageError::DigestMismatch {
@@ -293,28 +431,31 @@ impl ImageStore for RegistryStore {
     }
 
     fn manifest(&mut self, digest: &str) -> Result<Vec<u8>, ImageError> {
-        let reference = self.reference.clone_with_digest(digest.to_string());
-        Ok(self.pull_manifest(&reference)?.0)
+        Ok(self.pull_manifest(digest)?.0)
     }
 
     /// Downloads the blob to a private spool file (the caller re-verifies its digest while
     /// streaming it), so that layers are applied from disk, not memory.
     fn blob(&mut self, desc: &Descriptor) -> Result<Box<dyn Read + '_>, ImageError> {
         let path = self.spool.path().join(desc.digest.replace(':', "-"));
-        let oci = OciDescriptor {
-            media_type: desc.media_type.clone(),
-            digest: desc.digest.clone(),
-            size: desc.size,
-            ..OciDescriptor::default()
-        };
-        let (client, reference) = (&self.client, &self.reference);
-        self.call("blob download", || {
-            let path = path.clone();
-            let oci = oci.clone();
-            async move {
-                let file = tokio::fs::File::create(&path).await?;
-                client.pull_blob(reference, &oci, file).await
+        let url = self.url("blobs", &desc.digest);
+        // A descriptor without a size (-1) sets no bound; the digest still has to match.
+        let declared = u64::try_from(desc.size).unwrap_or(u64::MAX);
+        self.call("blob download", || async {
+            let mut response = self.get(&url, None).await?;
+            let mut file = tokio::fs::File::create(&path).await?;
+            let mut written = 0u64;
+            while let Some(chunk) = response.chunk().await? {
+                written += chunk.len() as u64;
+                if written > declared {
+                    return Err(OciDistributionError::SpecViolationError(format!(
+                        "{url}: the blob is larger than the {declared} bytes its descriptor says"
+                    )));
+                }
+                file.write_all(&chunk).await?;
             }
+            file.flush().await?;
+            Ok(())
         })?;
         let file = std::fs::File::open(&path)?;
         // Unlinked now: the open handle keeps the data until the layer is read.

@@ -130,7 +130,7 @@ impl ResolvesServerCert for FileCert {
 
 /// TLS 1.2 and 1.3, AES-GCM suites with ECDHE, P-256 and P-384 only (SP 800-52r2).
 pub fn tls_config(cert: Arc<FileCert>) -> anyhow::Result<rustls::ServerConfig> {
-    let mut p = provider::default_provider();
+    let mut p = crate::crypto_provider();
     p.cipher_suites.retain(|s| {
         use rustls::CipherSuite::*;
         matches!(

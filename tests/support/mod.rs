@@ -29,6 +29,18 @@ pub fn fixture(name: &str) -> PathBuf {
     path
 }
 
+/// The operator's own FIPS build, made by `scripts/build-fips.sh`.
+#[allow(dead_code)]
+pub fn fips_build() -> PathBuf {
+    let path = repo().join("target/fips/fips-operator");
+    assert!(
+        path.is_file(),
+        "the FIPS build is missing: run scripts/install-test-deps.sh && scripts/build-fips.sh \
+         (scripts/test.sh does both)"
+    );
+    path
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,
