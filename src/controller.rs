@@ -7,6 +7,7 @@
 //! periodic resync) triggers a pass; the decision core is fast enough to re-evaluate everything
 //! (see `benches/policy.rs`).
 
+pub mod certs;
 pub mod daemonset;
 pub mod facts;
 pub mod metrics;
@@ -37,7 +38,8 @@ use crate::policy::ImagePolicy;
 
 pub(crate) use run::signal;
 pub use run::{
-    admission_snapshot, lease_held, reconcile_all, request_scans, run, RunOptions, WebhookOptions,
+    admission_snapshot, lease_held, reconcile_all, request_scans, run, RunOptions, WebhookCerts,
+    WebhookOptions,
 };
 
 /// The field manager of every write the controller makes.
@@ -66,6 +68,20 @@ pub struct Settings {
     pub default_platform: String,
     /// Resync everything at least this often, even without watch events.
     pub resync: Duration,
+    /// The webhook's certificates are made and rotated by the operator (else: files).
+    pub self_managed_certs: Option<SelfManagedCerts>,
+}
+
+/// `--self-managed-certs`: where the certificates live and where their CA is published.
+#[derive(Debug, Clone)]
+pub struct SelfManagedCerts {
+    /// The Secret in the operator's namespace.
+    pub secret: String,
+    /// The webhook's Service in the operator's namespace (the certificate's names).
+    pub service: String,
+    /// The ValidatingWebhookConfiguration whose webhooks get the caBundle.
+    pub webhook_config: String,
+    pub lifetimes: crate::webhook::certs::Lifetimes,
 }
 
 impl Default for Settings {
@@ -82,6 +98,7 @@ impl Default for Settings {
             insecure_registries: Vec::new(),
             default_platform: "linux/amd64".into(),
             resync: Duration::from_secs(300),
+            self_managed_certs: None,
         }
     }
 }
@@ -274,6 +291,8 @@ pub enum Error {
     },
     #[error("encoding an object: {0}")]
     Encode(String),
+    #[error("{0}")]
+    Certificates(String),
 }
 
 impl Error {

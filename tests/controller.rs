@@ -709,3 +709,125 @@ async fn the_webhook_decides_from_the_caches_and_requests_scans_for_new_digests(
     .await
     .is_err());
 }
+
+fn webhook_configuration(ca_bundle: Option<&Value>) -> Value {
+    let mut client_config = json!({"service": {"name": "fips-operator-webhook", "namespace": "fips-operator", "path": "/validate"}});
+    if let Some(b) = ca_bundle {
+        client_config["caBundle"] = b.clone();
+    }
+    json!({"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+           "metadata": {"name": "fips-operator", "uid": "uid-vwc", "resourceVersion": "3"},
+           "webhooks": [{"name": "workloads.fips.operator.dev", "admissionReviewVersions": ["v1"],
+                         "sideEffects": "NoneOnDryRun", "clientConfig": client_config}]})
+}
+
+#[tokio::test]
+async fn self_managed_certificates_are_created_published_and_kept_published() {
+    use fips_operator::controller::certs::{reconcile_certificates, Outcome};
+    let (ctx, _w, mut server) = context();
+    let cfg = fips_operator::controller::SelfManagedCerts {
+        secret: "fips-operator-webhook-tls".into(),
+        service: "fips-operator-webhook".into(),
+        webhook_config: "fips-operator".into(),
+        lifetimes: Default::default(),
+    };
+    let at = now().as_second();
+    const VWC: &str =
+        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/fips-operator";
+    const SECRET: &str = "/api/v1/namespaces/fips-operator/secrets/fips-operator-webhook-tls";
+
+    // First pass: no Secret. It is created (owned by the configuration) and its CA published.
+    let api = async {
+        let vwc = server
+            .answer_with(http::StatusCode::OK, |_| webhook_configuration(None))
+            .await;
+        let secret = server.not_found().await;
+        let created = server.echo().await;
+        let put = server.echo().await;
+        (vwc, secret, created, put)
+    };
+    let (r, (vwc, secret, created, put)) =
+        tokio::join!(reconcile_certificates(&ctx, &cfg, at), api);
+    assert_eq!(
+        r.expect("pass"),
+        Outcome {
+            secret_written: true,
+            bundle_written: true
+        }
+    );
+    assert_eq!((vwc.method.as_str(), vwc.path.as_str()), ("GET", VWC));
+    assert_eq!(
+        (secret.method.as_str(), secret.path.as_str()),
+        ("GET", SECRET)
+    );
+    assert_eq!(created.method, "POST");
+    assert_eq!(created.path, "/api/v1/namespaces/fips-operator/secrets");
+    let s = &created.body;
+    assert_eq!(s["type"], "kubernetes.io/tls");
+    let keys: Vec<&String> = s["data"].as_object().expect("data").keys().collect();
+    assert_eq!(keys, ["ca.crt", "ca.key", "tls.crt", "tls.key"]);
+    assert_eq!(s["metadata"]["ownerReferences"][0]["uid"], "uid-vwc");
+    assert_eq!(
+        s["metadata"]["ownerReferences"][0]["kind"],
+        "ValidatingWebhookConfiguration"
+    );
+    assert_eq!((put.method.as_str(), put.path.as_str()), ("PUT", VWC));
+    assert_eq!(put.body["metadata"]["resourceVersion"], "3");
+    let bundle = &put.body["webhooks"][0]["clientConfig"]["caBundle"];
+    assert_eq!(
+        bundle, &s["data"]["ca.crt"],
+        "the caBundle is the Secret's CA"
+    );
+
+    // Second pass, nothing changed: two reads, no write.
+    let mut stored = s.clone();
+    stored["metadata"]["resourceVersion"] = json!("11");
+    let published = put.body.clone();
+    let api = async {
+        server
+            .answer_with(http::StatusCode::OK, |_| published.clone())
+            .await;
+        server
+            .answer_with(http::StatusCode::OK, |_| stored.clone())
+            .await;
+    };
+    let (r, ()) =
+        quiet(async { tokio::join!(reconcile_certificates(&ctx, &cfg, at + 60), api) }).await;
+    assert_eq!(r.expect("pass"), Outcome::default());
+
+    // `helm upgrade` wrote the configuration back without a caBundle: written again, and
+    // only that.
+    let api = async {
+        server
+            .answer_with(http::StatusCode::OK, |_| webhook_configuration(None))
+            .await;
+        server
+            .answer_with(http::StatusCode::OK, |_| stored.clone())
+            .await;
+        server.echo().await
+    };
+    let (r, put) = tokio::join!(reconcile_certificates(&ctx, &cfg, at + 120), api);
+    assert_eq!(
+        r.expect("pass"),
+        Outcome {
+            secret_written: false,
+            bundle_written: true
+        }
+    );
+    assert_eq!(put.path, VWC);
+    assert_eq!(&put.body["webhooks"][0]["clientConfig"]["caBundle"], bundle);
+
+    // No configuration at all: said, naming it and the fix.
+    let api = async {
+        server.not_found().await;
+        server
+            .answer_with(http::StatusCode::OK, |_| stored.clone())
+            .await;
+    };
+    let (r, ()) = tokio::join!(reconcile_certificates(&ctx, &cfg, at + 180), api);
+    let e = r.expect_err("no configuration").to_string();
+    assert!(
+        e.contains("ValidatingWebhookConfiguration fips-operator not found"),
+        "{e}"
+    );
+}

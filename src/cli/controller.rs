@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::EXIT_COMPLIANT;
-use crate::controller::{self, RunOptions, Settings, WebhookOptions};
+use crate::controller::{
+    self, RunOptions, SelfManagedCerts, Settings, WebhookCerts, WebhookOptions,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct ControllerArgs {
@@ -70,6 +72,21 @@ pub struct ControllerArgs {
     /// The webhook's private key (PEM); re-read when it changes.
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// Serve the webhook with a CA and serving certificate the operator makes itself (ECDSA
+    /// P-256, SHA-256), keeps in --cert-secret, rotates before expiry and publishes in the
+    /// caBundle of --webhook-config. The alternative is --tls-cert/--tls-key (cert-manager).
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "standalone"])]
+    pub self_managed_certs: bool,
+    /// The Secret (in --namespace) holding the self-managed certificates.
+    #[arg(long, default_value = "fips-operator-webhook-tls")]
+    pub cert_secret: String,
+    /// The webhook's Service (in --namespace): the serving certificate names
+    /// `<service>.<namespace>.svc` and `<service>.<namespace>.svc.cluster.local`.
+    #[arg(long, default_value = "fips-operator-webhook")]
+    pub webhook_service: String,
+    /// The ValidatingWebhookConfiguration whose caBundle the self-managed mode keeps written.
+    #[arg(long, default_value = "fips-operator")]
+    pub webhook_config: String,
     /// Where the webhook listens (HTTPS).
     #[arg(long, default_value = "0.0.0.0:8443")]
     pub webhook_addr: SocketAddr,
@@ -121,6 +138,12 @@ impl ControllerArgs {
             insecure_registries: self.insecure_registries.clone(),
             default_platform: "linux/amd64".into(),
             resync: Duration::from_secs(self.resync),
+            self_managed_certs: self.self_managed_certs.then(|| SelfManagedCerts {
+                secret: self.cert_secret.clone(),
+                service: self.webhook_service.clone(),
+                webhook_config: self.webhook_config.clone(),
+                lifetimes: Default::default(),
+            }),
         }
     }
 }
@@ -197,13 +220,19 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         lease_name: args.lease_name.clone(),
         identity,
         lease_seconds: args.lease_seconds,
-        webhook: match (&args.tls_cert, &args.tls_key) {
-            (Some(cert), Some(key)) => Some(WebhookOptions {
+        webhook: match (&args.tls_cert, &args.tls_key, args.self_managed_certs) {
+            (Some(cert), Some(key), _) => Some(WebhookOptions {
                 addr: args.webhook_addr,
-                cert: cert.clone(),
-                key: key.clone(),
+                certs: WebhookCerts::Files {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                },
             }),
-            (None, None) => None,
+            (None, None, true) => Some(WebhookOptions {
+                addr: args.webhook_addr,
+                certs: WebhookCerts::SelfManaged,
+            }),
+            (None, None, false) => None,
             _ => anyhow::bail!("--tls-cert and --tls-key go together"),
         },
     };

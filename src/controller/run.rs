@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use futures::TryStreamExt;
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::reflector::store::Writer;
@@ -22,7 +24,7 @@ use tokio::sync::Notify;
 use super::facts::{prune_pod, prune_workload};
 use super::scan_queue::{scan_requests, write_report, ScanQueue};
 use super::server::{serve, Health};
-use super::{daemonset, nodes, status, Context, Error, Settings, Stores};
+use super::{certs, daemonset, nodes, status, Context, Error, Settings, Stores};
 use crate::webhook::{server as webhook_server, Admission, ReportVerdicts};
 
 /// How `fips-operator controller` runs besides [`Settings`].
@@ -42,8 +44,19 @@ pub struct RunOptions {
 #[derive(Debug, Clone)]
 pub struct WebhookOptions {
     pub addr: SocketAddr,
-    pub cert: std::path::PathBuf,
-    pub key: std::path::PathBuf,
+    pub certs: WebhookCerts,
+}
+
+/// Where the webhook's serving certificate comes from.
+#[derive(Debug, Clone)]
+pub enum WebhookCerts {
+    /// Files (e.g. a cert-manager Secret mounted into the pod), re-read when they change.
+    Files {
+        cert: std::path::PathBuf,
+        key: std::path::PathBuf,
+    },
+    /// The Secret of `Settings::self_managed_certs`, as this replica's watch sees it.
+    SelfManaged,
 }
 
 /// The webhook's view of this replica's caches.
@@ -155,6 +168,13 @@ pub async fn reconcile_all(ctx: &Context, queue: &ScanQueue, now: Timestamp) -> 
             first_error.get_or_insert(e);
         }
     };
+    if let Some(cfg) = &ctx.settings.self_managed_certs {
+        let t = Instant::now();
+        let r = certs::reconcile_certificates(ctx, cfg, now.as_second())
+            .await
+            .map(drop);
+        record("webhook-certificates", t, r);
+    }
     let t = Instant::now();
     let r = status::reconcile_policies(ctx, now).await.map(drop);
     record("policy-status", t, r);
@@ -207,6 +227,70 @@ where
 }
 
 fn keep<K>(_: &mut K) {}
+
+/// Pokes `changed` on every event of the one object `name` (no cache: the reconciler reads it).
+fn spawn_poke<K>(api: Api<K>, name: &str, changed: Arc<Notify>) -> tokio::task::JoinHandle<()>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    tokio::spawn(async move {
+        let stream = watcher(api, config).default_backoff().touched_objects();
+        futures::pin_mut!(stream);
+        loop {
+            match stream.try_next().await {
+                Ok(Some(_)) => changed.notify_one(),
+                Ok(None) => return,
+                Err(e) => tracing::warn!(kind = %K::kind(&()), error = %e, "watch error; retrying"),
+            }
+        }
+    })
+}
+
+/// Self-managed certificates: every replica serves what the Secret holds, loaded as its
+/// watch sees it change (the lease holder writes it, see `certs`).
+fn spawn_cert_watch(
+    secrets: Api<Secret>,
+    what: String,
+    name: String,
+    serving: Arc<webhook_server::SharedCert>,
+    changed: Arc<Notify>,
+) -> tokio::task::JoinHandle<()> {
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    tokio::spawn(async move {
+        let stream = watcher(secrets, config).default_backoff().touched_objects();
+        futures::pin_mut!(stream);
+        loop {
+            match stream.try_next().await {
+                Ok(Some(secret)) => {
+                    let data = certs::secret_data(&secret);
+                    if let (Some(cert), Some(key)) = (
+                        data.get(crate::webhook::certs::TLS_CERT),
+                        data.get(crate::webhook::certs::TLS_KEY),
+                    ) {
+                        match webhook_server::certified_key(
+                            cert.as_bytes(),
+                            key.as_bytes(),
+                            &format!("{what} tls.crt"),
+                            &format!("{what} tls.key"),
+                        ) {
+                            Ok(ck) => {
+                                serving.set(ck);
+                                tracing::info!(secret = %what, "serving certificate loaded");
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, "keeping the serving certificate in use")
+                            }
+                        }
+                    }
+                    changed.notify_one();
+                }
+                Ok(None) => return,
+                Err(e) => tracing::warn!(secret = %what, error = %e, "watch error; retrying"),
+            }
+        }
+    })
+}
 
 /// SIGTERM (what the kubelet sends) or Ctrl-C.
 pub(crate) async fn signal() {
@@ -349,10 +433,34 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
     let webhook = match &opts.webhook {
         None => None,
         Some(w) => {
-            let tls = webhook_server::tls_config(webhook_server::FileCert::new(
-                w.cert.clone(),
-                w.key.clone(),
-            )?)?;
+            let resolver: Arc<dyn rustls::server::ResolvesServerCert> = match &w.certs {
+                WebhookCerts::Files { cert, key } => {
+                    webhook_server::FileCert::new(cert.clone(), key.clone())?
+                }
+                WebhookCerts::SelfManaged => {
+                    let cfg = ctx
+                        .settings
+                        .self_managed_certs
+                        .as_ref()
+                        .context("self-managed certificates without their settings")?;
+                    let ns = &ctx.settings.namespace;
+                    let serving = Arc::new(webhook_server::SharedCert::default());
+                    watches.push(spawn_cert_watch(
+                        Api::namespaced(client.clone(), ns),
+                        format!("Secret {ns}/{}", cfg.secret),
+                        cfg.secret.clone(),
+                        serving.clone(),
+                        changed.clone(),
+                    ));
+                    watches.push(spawn_poke(
+                        Api::<ValidatingWebhookConfiguration>::all(client.clone()),
+                        &cfg.webhook_config,
+                        changed.clone(),
+                    ));
+                    serving
+                }
+            };
+            let tls = webhook_server::tls_config(resolver)?;
             let listener = tokio::net::TcpListener::bind(w.addr)
                 .await
                 .with_context(|| format!("cannot listen on {} (--webhook-addr)", w.addr))?;

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -79,8 +79,6 @@ impl FileCert {
     }
 
     fn current(&self) -> anyhow::Result<Arc<CertifiedKey>> {
-        use rustls::pki_types::pem::PemObject;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
         let mtime = |p: &PathBuf| {
             std::fs::metadata(p)
                 .and_then(|m| m.modified())
@@ -93,26 +91,70 @@ impl FileCert {
                 return Ok(ck.clone());
             }
         }
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&self.cert)
-            .and_then(|i| i.collect::<Result<_, _>>())
-            .map_err(|e| {
-                anyhow::anyhow!("{}: not a PEM certificate chain ({e})", self.cert.display())
-            })?;
-        let key = PrivateKeyDer::from_pem_file(&self.key)
-            .map_err(|e| anyhow::anyhow!("{}: not a PEM private key ({e})", self.key.display()))?;
-        let signer = provider::sign::any_supported_type(&key)
-            .map_err(|e| anyhow::anyhow!("{}: unusable key ({e})", self.key.display()))?;
-        let ck = CertifiedKey::new(certs, signer);
-        ck.keys_match().map_err(|e| {
-            anyhow::anyhow!(
-                "{} does not belong to the certificate in {} ({e})",
-                self.key.display(),
-                self.cert.display()
-            )
-        })?;
-        let ck = Arc::new(ck);
+        let read =
+            |p: &PathBuf| std::fs::read(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()));
+        let ck = certified_key(
+            &read(&self.cert)?,
+            &read(&self.key)?,
+            &self.cert.display().to_string(),
+            &self.key.display().to_string(),
+        )?;
         *loaded = Some((cm, km, ck.clone()));
         Ok(ck)
+    }
+}
+
+/// A certificate chain and its private key (PEM) as rustls serves them; `cert_name` and
+/// `key_name` say where they came from in errors.
+pub fn certified_key(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+    cert_name: &str,
+    key_name: &str,
+) -> anyhow::Result<Arc<CertifiedKey>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("{cert_name}: not a PEM certificate chain ({e})"))?;
+    if certs.is_empty() {
+        anyhow::bail!("{cert_name}: no certificate in it");
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| anyhow::anyhow!("{key_name}: not a PEM private key ({e})"))?;
+    let signer = provider::sign::any_supported_type(&key)
+        .map_err(|e| anyhow::anyhow!("{key_name}: unusable key ({e})"))?;
+    let ck = CertifiedKey::new(certs, signer);
+    ck.keys_match().map_err(|e| {
+        anyhow::anyhow!("{key_name} does not belong to the certificate in {cert_name} ({e})")
+    })?;
+    Ok(Arc::new(ck))
+}
+
+/// A certificate held in memory and replaced as a whole (the self-managed mode: every replica
+/// loads it from the Secret its watch sees). Until the first one, handshakes fail.
+#[derive(Debug, Default)]
+pub struct SharedCert {
+    current: RwLock<Option<Arc<CertifiedKey>>>,
+}
+
+impl SharedCert {
+    pub fn set(&self, cert: Arc<CertifiedKey>) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(cert);
+    }
+}
+
+impl ResolvesServerCert for SharedCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if current.is_none() {
+            tracing::warn!("no serving certificate yet (the Secret has not been seen)");
+        }
+        current
     }
 }
 
@@ -129,7 +171,7 @@ impl ResolvesServerCert for FileCert {
 }
 
 /// TLS 1.2 and 1.3, AES-GCM suites with ECDHE, P-256 and P-384 only (SP 800-52r2).
-pub fn tls_config(cert: Arc<FileCert>) -> anyhow::Result<rustls::ServerConfig> {
+pub fn tls_config(cert: Arc<dyn ResolvesServerCert>) -> anyhow::Result<rustls::ServerConfig> {
     let mut p = crate::crypto_provider();
     p.cipher_suites.retain(|s| {
         use rustls::CipherSuite::*;
