@@ -35,6 +35,49 @@ fn the_fips_build_scans_as_fips_capable_on_aws_lc_fips() {
     assert_eq!(code, 0);
 }
 
+/// The image carries the binary stripped (Dockerfile): still judged fips-capable, from the
+/// module's version string and its crate's path, which survive `strip`.
+#[test]
+fn the_stripped_fips_build_is_still_fips_capable() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let stripped = dir.path().join("fips-operator");
+    std::fs::copy(fips_build(), &stripped).expect("copy");
+    let out = std::process::Command::new("strip")
+        .arg(&stripped)
+        .output()
+        .expect("strip (binutils)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, report) = scan(&stripped, &[]);
+    let b = only_binary(&report);
+    assert_eq!(b["verdict"], "fips-capable", "{b:#}");
+    assert_eq!(b["module"]["name"], "aws-lc-fips", "{b:#}");
+    support::assert_evidence(b, "AWS-LC FIPS");
+    assert_eq!(code, 0, "{report:#}");
+}
+
+/// The Dockerfile builds with the command these tests build with, and checks its own binary.
+#[test]
+fn the_dockerfile_builds_what_the_tests_check() {
+    let dockerfile =
+        std::fs::read_to_string(support::repo().join("Dockerfile")).expect("Dockerfile");
+    assert!(
+        dockerfile.contains("scripts/build-fips.sh --release"),
+        "{dockerfile}"
+    );
+    assert!(
+        dockerfile.contains("/fips-operator scan /fips-operator"),
+        "{dockerfile}"
+    );
+    let last_from = dockerfile.rfind("\nFROM ").expect("stages");
+    let runtime = &dockerfile[last_from..];
+    assert!(runtime.starts_with("\nFROM scratch"), "{runtime}");
+    assert!(runtime.contains("USER 65532:65532"), "non-root: {runtime}");
+}
+
 /// The same scanner tells the plain build apart: aws-lc without its FIPS module.
 #[test]
 fn the_plain_build_is_not_fips_capable() {
