@@ -20,6 +20,7 @@ pub mod source;
 mod zip_names;
 
 pub use cache::SCANNER_VERSION;
+pub use registry::{manifest_digest, RegistryOptions};
 pub use report::{ScanReport, Skipped};
 pub use rootfs::{scan_dir, scan_file, scan_running_root, ScanContext};
 pub use scan_image::{scan_image, ImageOptions, ImageProgress, ImageTarget};

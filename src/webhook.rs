@@ -3,9 +3,10 @@
 
 pub mod certs;
 pub mod server;
+pub mod tags;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::PodSpec;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
@@ -20,6 +21,7 @@ use crate::policy::admission::{
 };
 use crate::policy::cluster::{ImageVerdict, NodeFacts};
 use crate::policy::ImagePolicy;
+use tags::{Resolution, TagResolver};
 
 /// The pod spec of a Pod, or of a workload's pod template; `None` for other kinds.
 pub fn pod_spec(kind: &str, obj: &Value) -> Option<PodSpec> {
@@ -122,7 +124,47 @@ pub struct Admission {
     pub operator_namespace: String,
     /// Images that met no verdict (outside dry runs): a `Pending` report is due for each.
     /// Shared by the snapshots of one replica.
-    pub requested: std::sync::Arc<Mutex<Vec<String>>>,
+    pub requested: Arc<Mutex<Vec<String>>>,
+    /// Resolves the tags of a review to digests (a cluster replica, or --standalone). Without
+    /// it (`fips-operator admit`), a tag is judged by the references its reports have seen.
+    pub tags: Option<Arc<TagResolver>>,
+}
+
+/// Every container image of a pod spec.
+fn images_mut(spec: &mut PodSpec) -> impl Iterator<Item = &mut Option<String>> {
+    let init = spec
+        .init_containers
+        .iter_mut()
+        .flatten()
+        .map(|c| &mut c.image);
+    let regular = spec.containers.iter_mut().map(|c| &mut c.image);
+    let ephemeral = spec
+        .ephemeral_containers
+        .iter_mut()
+        .flatten()
+        .map(|c| &mut c.image);
+    init.chain(regular).chain(ephemeral)
+}
+
+/// A cluster replica decides on digests: a tag its resolver could not pin now is never
+/// `Compliant` on the strength of older reports that saw it (the tag may have moved).
+struct PinnedOnly<'a> {
+    inner: &'a (dyn ImageVerdicts + Send + Sync),
+    unresolved: &'a std::collections::HashMap<String, String>,
+}
+
+impl ImageVerdicts for PinnedOnly<'_> {
+    fn lookup(&self, image: &str, policy: ImagePolicy) -> ImageKnowledge {
+        match self.inner.lookup(image, policy) {
+            ImageKnowledge::Compliant if !image.contains('@') => {
+                if let Some(why) = self.unresolved.get(image) {
+                    tracing::info!(%image, reason = %why, "tag not pinned to a digest: no verdict");
+                }
+                ImageKnowledge::NotJudged
+            }
+            k => k,
+        }
+    }
 }
 
 /// A review that could not be read: HTTP 400 with this message.
@@ -132,17 +174,50 @@ pub struct BadReview(pub String);
 impl Admission {
     /// Answers one AdmissionReview (the request body) with the AdmissionReview to send back.
     pub fn review(&self, body: &[u8]) -> Result<Value, BadReview> {
+        self.review_resolved(body, &Resolution::default())
+    }
+
+    /// [`Admission::review`] with the review's tags resolved to digests beforehand
+    /// ([`Admission::tags_to_resolve`], then [`TagResolver::resolve`]).
+    pub fn review_resolved(&self, body: &[u8], tags: &Resolution) -> Result<Value, BadReview> {
         let review: AdmissionReview<DynamicObject> = serde_json::from_slice(body)
             .map_err(|e| BadReview(format!("not an AdmissionReview v1: {e}")))?;
         let request: AdmissionRequest<DynamicObject> = review
             .try_into()
             .map_err(|_| BadReview("the AdmissionReview has no request".into()))?;
-        let response = self.respond(&request);
+        let response = self.respond(&request, tags);
         serde_json::to_value(response.into_review())
             .map_err(|e| BadReview(format!("encoding the response: {e}")))
     }
 
-    fn respond(&self, request: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+    /// The images of a review named by tag alone, when this replica resolves tags (a body
+    /// that is not a review has none: `review_resolved` says what is wrong with it).
+    pub fn tags_to_resolve(&self, body: &[u8]) -> Vec<String> {
+        if self.tags.is_none() {
+            return Vec::new();
+        }
+        let Ok(review) = serde_json::from_slice::<Value>(body) else {
+            return Vec::new();
+        };
+        let request = &review["request"];
+        let kind = request["kind"]["kind"].as_str().unwrap_or_default();
+        let Some(mut spec) = pod_spec(kind, &request["object"]) else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = Vec::new();
+        for image in images_mut(&mut spec).flatten() {
+            if !image.is_empty() && !image.contains('@') && !out.contains(image) {
+                out.push(image.clone());
+            }
+        }
+        out
+    }
+
+    fn respond(
+        &self,
+        request: &AdmissionRequest<DynamicObject>,
+        tags: &Resolution,
+    ) -> AdmissionResponse {
         let mut response = AdmissionResponse::from(request);
         if request.operation == Operation::Delete || request.operation == Operation::Connect {
             return response;
@@ -155,9 +230,24 @@ impl Admission {
             Err(e) => return AdmissionResponse::invalid(format!("unreadable object: {e}")),
         };
         let kind = request.kind.kind.as_str();
-        let Some(spec) = pod_spec(kind, &object) else {
+        let Some(mut spec) = pod_spec(kind, &object) else {
             // Other kinds are not this webhook's business.
             return response;
+        };
+        // Decided on digests: a tag resolved now is judged (and named) as `tag@digest`.
+        for image in images_mut(&mut spec).flatten() {
+            if let Some(digest) = tags.digests.get(image.as_str()) {
+                *image = format!("{image}@{digest}");
+            }
+        }
+        let pinned = PinnedOnly {
+            inner: self.verdicts.as_ref(),
+            unresolved: &tags.unresolved,
+        };
+        let verdicts: &dyn ImageVerdicts = if self.tags.is_some() {
+            &pinned
+        } else {
+            self.verdicts.as_ref()
         };
         let namespace = request.namespace.clone().unwrap_or_default();
         let name = match request.name.as_str() {
@@ -189,7 +279,7 @@ impl Admission {
                 spec: &spec,
             },
             &ctx,
-            self.verdicts.as_ref(),
+            verdicts,
         );
         // dryRun: no side effects, so no scan is requested.
         if !request.dry_run && !d.scan.is_empty() {

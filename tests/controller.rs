@@ -641,7 +641,8 @@ async fn the_webhook_decides_from_the_caches_and_requests_scans_for_new_digests(
         policy("enforce", json!({"mode": "Enforce"})),
     );
     let requested = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let admission = fips_operator::controller::admission_snapshot(&ctx, requested.clone(), now());
+    let admission =
+        fips_operator::controller::admission_snapshot(&ctx, requested.clone(), None, now());
     let new_digest = format!("sha256:{}", "e".repeat(64));
     let review = |image: &str| {
         serde_json::to_vec(&json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",

@@ -71,9 +71,20 @@ fn start(dir: &Path) -> Webhook {
 }
 
 fn start_binary(dir: &Path, binary: &Path) -> Webhook {
+    start_with_reports(dir, binary, &[report(BAD, "non-compliant", &[])])
+}
+
+/// A FipsImageReport as the controller writes it: `outcome` for `digest`, having seen `images`.
+fn report(digest: &str, outcome: &str, images: &[&str]) -> String {
+    let name = digest.replace(':', "-");
+    format!(
+        "apiVersion: fips.operator.dev/v1alpha1\nkind: FipsImageReport\nmetadata: {{name: {name}}}\nspec: {{digest: \"{digest}\"}}\nstatus:\n  phase: Scanned\n  outcome: {outcome}\n  scannerVersion: \"0.1.0\"\n  images: {images:?}\n  reasons: [\"usr/bin/legacy: Go standard crypto without a FIPS module\"]\n"
+    )
+}
+
+fn start_with_reports(dir: &Path, binary: &Path, reports: &[String]) -> Webhook {
     let policy = write(dir, "policy.yaml", "apiVersion: fips.operator.dev/v1alpha1\nkind: FipsPolicy\nmetadata: {name: enforce}\nspec: {mode: Enforce}\n");
-    let reports = write(dir, "reports.yaml", &format!(
-        "apiVersion: fips.operator.dev/v1alpha1\nkind: FipsImageReport\nmetadata: {{name: sha256-2222}}\nspec: {{digest: \"{BAD}\"}}\nstatus:\n  phase: Scanned\n  outcome: non-compliant\n  scannerVersion: \"0.1.0\"\n  reasons: [\"usr/bin/legacy: Go standard crypto without a FIPS module\"]\n"));
+    let reports = write(dir, "reports.yaml", &reports.join("---\n"));
     certificate(dir, "gen1");
     let addr = support::free_addr();
     let child = Command::new(binary)
@@ -303,4 +314,125 @@ fn a_key_that_does_not_match_the_certificate_is_refused_at_start() {
         "{}",
         run.stderr
     );
+}
+
+/// Decisions are made on digests: a tag is resolved with one request to its (real) registry,
+/// the denial names `tag@digest`; a registry that accepts connections and never answers costs
+/// a review the resolver's budget, and an older report that saw the tag does not make it
+/// compliant (the tag may have moved).
+#[test]
+fn tags_are_resolved_to_digests_within_the_time_budget() {
+    use support::oci::{file, tar_layer, Image, Layout, Registry};
+    let dir = tempfile::tempdir().expect("tmp");
+    let registry = Registry::start(None);
+    let mut layout = Layout::new(&dir.path().join("layout"));
+    let digest = layout.tag(
+        "v1",
+        &Image::new(vec![tar_layer(&[file(
+            "usr/bin/legacy",
+            b"x".to_vec(),
+            0o755,
+        )])]),
+    );
+    let reference = registry.push(&layout, "v1", "legacy", None);
+
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let stale = format!("{}/app:1", hanging.local_addr().expect("addr"));
+    let moved = format!("sha256:{}", "3".repeat(64));
+    let w = start_with_reports(
+        dir.path(),
+        Path::new(env!("CARGO_BIN_EXE_fips-operator")),
+        &[
+            // Known by digest only: the tag must be resolved to find it.
+            report(&digest, "non-compliant", &[]),
+            // Compliant once, under a tag that cannot be resolved now.
+            report(&moved, "compliant", &[&stale]),
+        ],
+    );
+
+    let (code, body) = curl(dir.path(), &w.addr, &[], &review(&reference));
+    assert_eq!(code, 200, "{body}");
+    let r: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(r["response"]["allowed"], false, "{r:#}");
+    let message = r["response"]["status"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains(&format!("{reference}@{digest}")),
+        "{message}"
+    );
+    assert!(message.contains("usr/bin/legacy"), "{message}");
+
+    let started = std::time::Instant::now();
+    let (code, body) = curl(dir.path(), &w.addr, &[], &review(&stale));
+    let took = started.elapsed();
+    assert_eq!(code, 200, "{body}");
+    let r: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(r["response"]["allowed"], false, "{r:#}");
+    let message = r["response"]["status"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("no FIPS verdict yet"), "{message}");
+    // Well within the API server's 5 s webhook timeout (the budget is 1.5 s).
+    assert!(took < Duration::from_secs(4), "took {took:?}");
+    drop(hanging);
+}
+
+/// Slow clients hold nothing up: one that never starts its TLS handshake and one that never
+/// finishes its request headers are cut off by the server's timeouts (5 s), and reviews from
+/// others are answered meanwhile.
+#[test]
+fn slow_clients_are_cut_off_and_do_not_hold_up_others() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tmp");
+    let w = start(dir.path());
+    let started = std::time::Instant::now();
+
+    let mut silent = std::net::TcpStream::connect(&w.addr).expect("connect");
+    silent
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
+    let mut trickle = Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect", &w.addr])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_client");
+    // Watchdog: a server that never cuts it off fails the test instead of hanging it.
+    let pid = trickle.id().to_string();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(15));
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+    });
+    let mut stdin = trickle.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"POST /validate HTTP/1.1\r\nHost: webhook\r\nContent-Length: 100\r\n")
+        .expect("partial headers");
+    stdin.flush().expect("flush");
+
+    // Others are served meanwhile.
+    let (code, _) = curl(dir.path(), &w.addr, &[], &review("reg.example/new:1"));
+    assert_eq!(code, 200);
+    assert!(started.elapsed() < Duration::from_secs(4));
+
+    // The silent one is closed by the server (end of stream, or a reset), not by its own
+    // read timeout.
+    let mut buf = [0u8; 16];
+    let closed =
+        matches!(silent.read(&mut buf), Ok(0)) || started.elapsed() < Duration::from_secs(14);
+    assert!(closed, "the silent connection was never closed");
+    // The trickling one sees its connection end although its stdin stays open.
+    let mut out = Vec::new();
+    trickle
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_end(&mut out)
+        .expect("read");
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(14), "cut off after {waited:?}");
+    let _ = trickle.kill();
+    let _ = trickle.wait();
+    drop(stdin);
 }

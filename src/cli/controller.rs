@@ -150,7 +150,7 @@ impl ControllerArgs {
 
 /// `--standalone`: the webhook alone, on files, until SIGTERM or Ctrl-C.
 fn standalone(args: &ControllerArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<()> {
-    use crate::webhook::{server, Admission, ReportVerdicts};
+    use crate::webhook::{server, tags::TagResolver, Admission, ReportVerdicts};
     let (Some(policy), Some(cert), Some(key)) = (&args.policy, &args.tls_cert, &args.tls_key)
     else {
         anyhow::bail!("--standalone needs --policy, --tls-cert and --tls-key");
@@ -177,6 +177,12 @@ fn standalone(args: &ControllerArgs, runtime: &tokio::runtime::Runtime) -> anyho
         namespaces: Default::default(),
         operator_namespace: args.namespace.clone(),
         requested: Default::default(),
+        tags: Some(std::sync::Arc::new(TagResolver::registry(
+            crate::image::RegistryOptions {
+                insecure: args.insecure_registries.clone(),
+                ..Default::default()
+            },
+        ))),
     });
     let tls = server::tls_config(server::FileCert::new(cert.clone(), key.clone())?)?;
     runtime.block_on(async {

@@ -25,6 +25,7 @@ use super::facts::{prune_pod, prune_workload};
 use super::scan_queue::{scan_requests, write_report, ScanQueue};
 use super::server::{serve, Health};
 use super::{certs, daemonset, nodes, status, Context, Error, Settings, Stores};
+use crate::webhook::tags::TagResolver;
 use crate::webhook::{server as webhook_server, Admission, ReportVerdicts};
 
 /// How `fips-operator controller` runs besides [`Settings`].
@@ -63,6 +64,7 @@ pub enum WebhookCerts {
 pub fn admission_snapshot(
     ctx: &Context,
     requested: Arc<std::sync::Mutex<Vec<String>>>,
+    tags: Option<Arc<TagResolver>>,
     now: Timestamp,
 ) -> Admission {
     let stores = &ctx.stores;
@@ -97,6 +99,7 @@ pub fn admission_snapshot(
             .collect(),
         operator_namespace: ctx.settings.namespace.clone(),
         requested,
+        tags,
     }
 }
 
@@ -430,6 +433,13 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
 
     let snapshot: Arc<std::sync::RwLock<Option<Arc<Admission>>>> = Arc::default();
     let requested: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    // Tags in reviews are resolved anonymously (the webhook does not read pull secrets per
+    // request); an image it cannot pin is judged once its pod's scan has a digest.
+    let tags = Arc::new(TagResolver::registry(crate::image::RegistryOptions {
+        insecure: ctx.settings.insecure_registries.clone(),
+        auth_file: None,
+        pull_secrets: Some(Vec::new()),
+    }));
     let webhook = match &opts.webhook {
         None => None,
         Some(w) => {
@@ -556,7 +566,12 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
         }
         // Every replica: the webhook decides from a fresh snapshot of the caches.
         if opts.webhook.is_some() {
-            let fresh = admission_snapshot(&ctx, requested.clone(), Timestamp::now());
+            let fresh = admission_snapshot(
+                &ctx,
+                requested.clone(),
+                Some(tags.clone()),
+                Timestamp::now(),
+            );
             *snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(fresh));
         }
         if !*leader.borrow() {

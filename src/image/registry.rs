@@ -175,6 +175,8 @@ pub(crate) struct RegistryStore {
     /// The `Authorization` value in use (`None` inside: anonymous); unset until first needed.
     authorization: Mutex<Option<Option<String>>>,
     spool: tempfile::TempDir,
+    /// Tries per request (5xx answers and timeouts are retried with backoff).
+    attempts: u32,
 }
 
 impl RegistryStore {
@@ -215,6 +217,7 @@ impl RegistryStore {
             auth_source,
             authorization: Mutex::new(None),
             spool: tempfile::tempdir()?,
+            attempts: ATTEMPTS,
         })
     }
 
@@ -306,7 +309,7 @@ impl RegistryStore {
         loop {
             match self.runtime.block_on(f()) {
                 Ok(v) => return Ok(v),
-                Err(e) if attempt < ATTEMPTS && transient(&e) => {
+                Err(e) if attempt < self.attempts && transient(&e) => {
                     std::thread::sleep(backoff);
                     backoff *= 2;
                     attempt += 1;
@@ -381,6 +384,15 @@ impl RegistryStore {
         let digest = super::digest::sha256(&bytes);
         Ok((bytes, digest))
     }
+}
+
+/// The digest of the manifest (or index) `image` names now: one manifest request, no retry
+/// (the admission webhook resolves tags with it inside its time budget).
+pub fn manifest_digest(image: &str, options: &RegistryOptions) -> Result<String, ImageError> {
+    let mut store = RegistryStore::open(image, options)?;
+    store.attempts = 1;
+    let (_, digest) = store.top()?;
+    digest.ok_or_else(|| source_error(format!("{image}: the registry named no digest")))
 }
 
 /// The registry's error answer as oci-client reports it, so that one place explains them.

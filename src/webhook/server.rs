@@ -17,6 +17,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use tokio::net::TcpListener;
 
+use super::tags::Resolution;
 use super::{Admission, BadReview};
 
 /// The API server sends at most 3 MiB.
@@ -36,6 +37,17 @@ pub fn route(
     body: Result<&[u8], &str>,
     admission: Option<&Admission>,
 ) -> (StatusCode, &'static str, Vec<u8>) {
+    route_resolved(method, path, body, admission, &Resolution::default())
+}
+
+/// [`route`] with the review's tags resolved to digests beforehand.
+pub fn route_resolved(
+    method: &Method,
+    path: &str,
+    body: Result<&[u8], &str>,
+    admission: Option<&Admission>,
+    tags: &Resolution,
+) -> (StatusCode, &'static str, Vec<u8>) {
     let text = |status, msg: &str| (status, "text/plain", format!("{msg}\n").into_bytes());
     match (method, path, admission) {
         (&Method::POST, "/validate", None) | (&Method::GET, "/ready", None) => {
@@ -43,7 +55,7 @@ pub fn route(
         }
         (&Method::POST, "/validate", Some(admission)) => match body {
             Err(why) => text(StatusCode::PAYLOAD_TOO_LARGE, why),
-            Ok(body) => match admission.review(body) {
+            Ok(body) => match admission.review_resolved(body, tags) {
                 Ok(review) => (
                     StatusCode::OK,
                     "application/json",
@@ -206,11 +218,24 @@ async fn handle(
         Ok(Err(_)) => Err("request body over 3 MiB, or cut short"),
         Err(_) => Err("request body not received within 10 s"),
     };
-    let (status, content_type, out) = route(
+    let admission = source();
+    // Tags to digests first, within the resolver's budget (a hanging registry costs a review
+    // the budget, never the API server's timeout).
+    let mut tags = Resolution::default();
+    if let (Some(a), Ok(body), &Method::POST) = (&admission, &bytes, &parts.method) {
+        if let Some(resolver) = &a.tags {
+            let wanted = a.tags_to_resolve(body);
+            if !wanted.is_empty() {
+                tags = resolver.resolve(&wanted).await;
+            }
+        }
+    }
+    let (status, content_type, out) = route_resolved(
         &parts.method,
         parts.uri.path(),
         bytes.as_deref().map_err(|e| *e),
-        source().as_deref(),
+        admission.as_deref(),
+        &tags,
     );
     let response = Response::builder()
         .status(status)

@@ -47,6 +47,7 @@ fn admission(mode: Mode) -> Admission {
         namespaces: BTreeMap::new(),
         operator_namespace: "fips-operator".into(),
         requested: Default::default(),
+        tags: None,
     }
 }
 
@@ -236,4 +237,59 @@ fn malformed_reviews_are_400_and_routes_are_checked() {
         route(&Method::GET, "/live", Ok(b""), None).0,
         StatusCode::OK
     );
+}
+
+/// With a tag resolver (a cluster replica), the decision is on `tag@digest`; a tag that could
+/// not be pinned now is not compliant on older knowledge, and is asked for by digest.
+#[test]
+fn resolved_tags_are_decided_on_digests_and_unresolved_ones_are_not_compliant() {
+    const D: &str = "sha256:4444444444444444444444444444444444444444444444444444444444444444";
+    let mut a = admission(Mode::Enforce);
+    a.tags = Some(std::sync::Arc::new(tags::TagResolver::new(
+        std::sync::Arc::new(|_: &str| Err("unused".to_string())),
+    )));
+    let mut known = HashMap::from([
+        ("reg/good:1", ImageKnowledge::Compliant),
+        (
+            "reg/good:1@sha256:4444444444444444444444444444444444444444444444444444444444444444",
+            ImageKnowledge::NonCompliant {
+                reasons: vec!["usr/bin/app: ring".into()],
+                report: "sha256-4444".into(),
+            },
+        ),
+    ]);
+    a.verdicts = Box::new(Fixed(std::mem::take(&mut known)));
+    let body = review(("", "v1", "Pod"), "CREATE", pod("reg/good:1"), false);
+    assert_eq!(a.tags_to_resolve(&body), vec!["reg/good:1".to_string()]);
+
+    // The tag moved to a non-FIPS digest: denied, named by digest.
+    let resolved = tags::Resolution {
+        digests: HashMap::from([("reg/good:1".to_string(), D.to_string())]),
+        unresolved: HashMap::new(),
+    };
+    let r = a.review_resolved(&body, &resolved).expect("review");
+    let msg = r["response"]["status"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        msg.contains(&format!("reg/good:1@{D} is not FIPS-capable")),
+        "{msg}"
+    );
+
+    // Not resolvable now: the older "compliant" does not count; a scan is asked for.
+    let unresolved = tags::Resolution {
+        digests: HashMap::new(),
+        unresolved: HashMap::from([("reg/good:1".to_string(), "timeout".to_string())]),
+    };
+    let r = a.review_resolved(&body, &unresolved).expect("review");
+    assert_eq!(r["response"]["allowed"], false, "{r:#}");
+    let msg = r["response"]["status"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(msg.contains("no FIPS verdict yet"), "{msg}");
+
+    // Without a resolver (offline `admit`), the tag is judged by the reports that saw it.
+    a.tags = None;
+    assert!(a.tags_to_resolve(&body).is_empty());
+    assert_eq!(answer(&a, &body)["allowed"], true);
 }
