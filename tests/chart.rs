@@ -507,3 +507,30 @@ fn bad_values_are_refused_naming_the_key() {
         assert!(err.contains(key) && err.contains("lint"), "{set}: {err}");
     }
 }
+
+/// The controller arguments the chart renders (both certificate modes) are ones the binary
+/// accepts: it gets past argument parsing to looking for a cluster.
+#[test]
+fn the_rendered_arguments_are_accepted_by_the_binary() {
+    for values in [
+        &[][..],
+        &["--set", "webhook.certificates.mode=certManager"][..],
+    ] {
+        let (_, c) = controller(&render(values));
+        let home = tempfile::tempdir().expect("tmp");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_fips-operator"))
+            .args(args(&c))
+            .env("HOME", home.path())
+            .env("KUBECONFIG", home.path().join("none"))
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run fips-operator");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{values:?}: {stderr}");
+        assert!(
+            stderr.contains("no Kubernetes configuration"),
+            "{values:?}: the arguments were refused: {stderr}"
+        );
+    }
+}
