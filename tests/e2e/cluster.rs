@@ -13,9 +13,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, ResourceExt};
 
 use crate::settings::Settings;
-use crate::{
-    CONTROLLER_DEPLOYMENT, OPERATOR_NS, TEST_NS, WEBHOOK_CONFIG, WEBHOOK_NAME,
-};
+use crate::{CONTROLLER_DEPLOYMENT, OPERATOR_NS, TEST_NS, WEBHOOK_CONFIG, WEBHOOK_NAME};
 
 pub async fn client(path: &str) -> Client {
     fips_operator::install_crypto_provider();
@@ -106,7 +104,9 @@ pub async fn helm(settings: &Settings, args: Vec<String>) -> Result<String, Stri
             .arg(&kubeconfig)
             .output()
             .map_err(|e| {
-                format!("cannot run `{shown}`: {e} (install Helm 3, or set FIPS_E2E_HELM to its path)")
+                format!(
+                    "cannot run `{shown}`: {e} (install Helm 3, or set FIPS_E2E_HELM to its path)"
+                )
             })?;
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -129,7 +129,10 @@ pub enum Answer {
     Admitted,
     /// Refused (by the webhook, or by anything else on the way), with the API server's
     /// message and code.
-    Refused { code: u16, message: String },
+    Refused {
+        code: u16,
+        message: String,
+    },
     /// No answer from the API server at all (connection, TLS, timeout).
     Failed(String),
 }
@@ -222,17 +225,43 @@ pub fn test_pod(namespace: &str, name: &str, image: &str) -> Pod {
     .expect("a valid Pod")
 }
 
-/// The reports that answer for `digest`: named after it, or listing it as an index digest.
+/// The reports that answer for `image`: by its digest (named after it, or listing it as an
+/// index digest) when it is pinned, else those that have seen the tag (as written, or as the
+/// webhook names a resolved tag: `tag@sha256:…`).
 pub fn reports_for<'a>(
     reports: &'a [FipsImageReport],
-    digest: &'a str,
+    image: &'a str,
 ) -> impl Iterator<Item = &'a FipsImageReport> + 'a {
+    let digest = image.split_once('@').map(|(_, d)| d);
     reports.iter().filter(move |r| {
-        r.spec.digest == digest
-            || r.status
-                .as_ref()
-                .is_some_and(|s| s.index_digests.iter().any(|d| d == digest))
+        let status = r.status.as_ref();
+        match digest {
+            Some(d) => {
+                r.spec.digest == d || status.is_some_and(|s| s.index_digests.iter().any(|x| x == d))
+            }
+            None => status.is_some_and(|s| {
+                s.images.iter().any(|x| {
+                    x == image
+                        || x.strip_prefix(image)
+                            .is_some_and(|rest| rest.starts_with('@'))
+                })
+            }),
+        }
     })
+}
+
+/// The digest a denial names `image` with: the image itself when it is pinned, else the
+/// webhook's resolution of its tag (`container "app" image repo:tag@sha256:… is not …`).
+pub fn digest_in_denial(message: &str, image: &str) -> Option<String> {
+    if let Some((_, d)) = image.split_once('@') {
+        return Some(d.to_string());
+    }
+    let at = message.find(&format!(" image {image}@sha256:"))? + " image ".len() + image.len() + 1;
+    let hex: String = message[at + "sha256:".len()..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect();
+    (hex.len() == 64).then(|| format!("sha256:{hex}"))
 }
 
 pub fn report_line(r: &FipsImageReport) -> String {
@@ -343,7 +372,10 @@ pub async fn dump_diagnostics(client: &Client) {
                 let status = p.status.clone().unwrap_or_default();
                 eprintln!(
                     "e2e: Pod {OPERATOR_NS}/{name} on {} phase {} containers {}",
-                    p.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default(),
+                    p.spec
+                        .as_ref()
+                        .and_then(|s| s.node_name.clone())
+                        .unwrap_or_default(),
                     status.phase.unwrap_or_default(),
                     serde_json::to_string(&status.container_statuses).unwrap_or_default()
                 );
@@ -434,6 +466,49 @@ mod tests {
             refusal("pods \"x\" is forbidden: violates PodSecurity \"restricted:latest\""),
             Refusal::Other
         );
+    }
+
+    #[test]
+    fn denials_name_the_digest_of_a_pinned_or_resolved_image() {
+        let hex = "ab".repeat(32);
+        let pinned = format!("r:5000/nf:e2e@sha256:{hex}");
+        assert_eq!(
+            digest_in_denial("anything", &pinned),
+            Some(format!("sha256:{hex}"))
+        );
+        let message = format!(
+            "Pod a/b: container \"app\" image r:5000/nf:e2e@sha256:{hex} is not FIPS-capable: x"
+        );
+        assert_eq!(
+            digest_in_denial(&message, "r:5000/nf:e2e"),
+            Some(format!("sha256:{hex}"))
+        );
+        assert_eq!(digest_in_denial(&message, "r:5000/nf"), None);
+        assert_eq!(
+            digest_in_denial("image r:5000/nf:e2e is not FIPS-capable", "r:5000/nf:e2e"),
+            None
+        );
+    }
+
+    #[test]
+    fn reports_are_found_by_digest_or_by_the_tags_they_have_seen() {
+        let hex = "cd".repeat(32);
+        let report: FipsImageReport = serde_json::from_value(serde_json::json!({
+            "apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsImageReport",
+            "metadata": {"name": format!("sha256-{hex}")},
+            "spec": {"digest": format!("sha256:{hex}")},
+            "status": {"phase": "Scanned", "images": [format!("r:5000/op:e2e@sha256:{hex}")],
+                       "indexDigests": ["sha256:ffff"]},
+        }))
+        .expect("a report");
+        let reports = vec![report];
+        let found = |image: &str| reports_for(&reports, image).count();
+        assert_eq!(found(&format!("r:5000/op:e2e@sha256:{hex}")), 1);
+        assert_eq!(found(&format!("elsewhere/op@sha256:{hex}")), 1);
+        assert_eq!(found("r:5000/op:e2e@sha256:ffff"), 1);
+        assert_eq!(found("r:5000/op:e2e"), 1);
+        assert_eq!(found("r:5000/op:e2"), 0);
+        assert_eq!(found("r:5000/op:other"), 0);
     }
 
     #[test]

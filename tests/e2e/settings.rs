@@ -40,8 +40,8 @@ impl Settings {
         chart_image(&image).map_err(|e| format!("FIPS_E2E_IMAGE: {e}"))?;
         let nonfips_image = var("FIPS_E2E_NONFIPS_IMAGE").ok_or(
             "FIPS_E2E_KUBECONFIG is set but FIPS_E2E_NONFIPS_IMAGE is not: name an image that \
-             is not FIPS-capable, pinned by digest (scripts/e2e/build-images.sh builds one from \
-             scripts/e2e/nonfips/)",
+             is not FIPS-capable, preferably pinned by digest (scripts/e2e/build-images.sh \
+             builds one from scripts/e2e/nonfips/)",
         )?;
         chart_image(&nonfips_image).map_err(|e| format!("FIPS_E2E_NONFIPS_IMAGE: {e}"))?;
         let fips_image = var("FIPS_E2E_FIPS_IMAGE").unwrap_or_else(|| image.clone());
@@ -80,7 +80,9 @@ pub fn chart_image(reference: &str) -> Result<(String, String), String> {
         Some((r, t)) if !t.contains('/') => (r, Some(t)),
         _ => (name, None),
     };
-    if repository.is_empty() || repository.ends_with('/') || repository.contains(char::is_whitespace)
+    if repository.is_empty()
+        || repository.ends_with('/')
+        || repository.contains(char::is_whitespace)
     {
         return Err(format!("{reference:?} is not an image reference"));
     }
