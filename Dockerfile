@@ -3,8 +3,9 @@
 #   docker build --build-arg FLAVOR=fips -t fips-operator:0.1.0 .   # the FIPS build (DESIGN §8)
 #   docker build -t fips-operator:dev .                             # the plain build (development)
 #
-# The build step is the command the tests run (scripts/build-fips.sh, here with --release), and
-# the FIPS image refuses to finish unless its own binary scans as fips-capable on aws-lc-fips.
+# The build step is the command the tests run (scripts/build-fips.sh), and the FIPS image
+# refuses to finish unless its own binary scans as fips-capable on aws-lc-fips. The binary is
+# not stripped: its symbols are part of that proof (a stripped one is judged not FIPS-capable).
 
 ARG RUST_VERSION=1.95
 
@@ -17,12 +18,11 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 RUN case "$FLAVOR" in \
-      fips)  scripts/build-fips.sh --release && cp target/fips/fips-operator /fips-operator ;; \
+      fips)  scripts/build-fips.sh && cp target/fips/fips-operator /fips-operator ;; \
       plain) cargo build --locked --release --bin fips-operator \
              && cp target/release/fips-operator /fips-operator ;; \
       *)     echo "FLAVOR must be fips or plain, not $FLAVOR" >&2; exit 2 ;; \
     esac \
- && strip /fips-operator \
  && /fips-operator --version \
  && if [ "$FLAVOR" = fips ]; then /fips-operator scan /fips-operator; fi
 # The runtime needs of the binary: the C library it links (from ldd) and the CA bundle for

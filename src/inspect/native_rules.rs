@@ -404,17 +404,16 @@ fn scan_strings(regions: &[&[u8]], registry_paths: bool, m: &mut Markers) {
                     m.ring_path
                         .get_or_insert_with(|| path_segment(region, at + 1));
                 }
-                Pattern::OpenSslVersion if versioned(region, end) => {
+                Pattern::OpenSslVersion if dotted_version(region, end) => {
                     m.openssl_version
                         .get_or_insert_with(|| format!("OpenSSL {}", word_after(region, end)));
                 }
-                Pattern::AwsLcFips
-                | Pattern::AwsLcSysPath
-                | Pattern::AwsLcFipsSysPath
-                | Pattern::RingPath
-                | Pattern::OpenSslVersion => {}
-                Pattern::OpenSslSource => m.openssl_source_path = true,
-                Pattern::OpenSslDir => {
+                // C strings of the library itself (`__FILE__`, `OpenSSL_version(OPENSSL_DIR)`):
+                // whole NUL-terminated strings, not words inside other text.
+                Pattern::OpenSslSource if c_string(region, at, end, true) => {
+                    m.openssl_source_path = true;
+                }
+                Pattern::OpenSslDir if c_string(region, at, end, false) => {
                     let len = region[end..]
                         .iter()
                         .position(|&b| b == b'"' || b == 0)
@@ -425,6 +424,13 @@ fn scan_strings(regions: &[&[u8]], registry_paths: bool, m: &mut Markers) {
                         m.openssl_dirs.push(text);
                     }
                 }
+                Pattern::AwsLcFips
+                | Pattern::AwsLcSysPath
+                | Pattern::AwsLcFipsSysPath
+                | Pattern::RingPath
+                | Pattern::OpenSslVersion
+                | Pattern::OpenSslSource
+                | Pattern::OpenSslDir => {}
                 Pattern::FipsProviderName => m.fips_provider_name = true,
                 Pattern::UbuntuModule => m.ubuntu_module = true,
                 Pattern::SrcPath => {
@@ -451,7 +457,7 @@ pub(crate) fn library_version(data: &[u8]) -> Option<String> {
     for prefix in [&b"OpenSSL "[..], b"LibreSSL "] {
         for at in memmem::find_iter(data, prefix) {
             let end = at + prefix.len();
-            if versioned(data, end) {
+            if dotted_version(data, end) {
                 let name = String::from_utf8_lossy(&prefix[..prefix.len() - 1]).into_owned();
                 return Some(format!("{name} {}", word_after(data, end)));
             }
@@ -464,6 +470,28 @@ pub(crate) fn library_version(data: &[u8]) -> Option<String> {
 /// Whether a version number starts at `at`.
 fn versioned(data: &[u8], at: usize) -> bool {
     data.get(at).is_some_and(u8::is_ascii_digit)
+}
+
+/// Whether a dotted version (`3.0.15`, `1.1.1w`) starts at `at`, as in every OpenSSL and
+/// LibreSSL version string; `OpenSSL 3 with its provider` in a message is not one.
+fn dotted_version(data: &[u8], at: usize) -> bool {
+    let digits = data
+        .get(at..)
+        .unwrap_or_default()
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    digits > 0
+        && data.get(at + digits) == Some(&b'.')
+        && data.get(at + digits + 1).is_some_and(u8::is_ascii_digit)
+}
+
+/// Whether `data[at..end]` begins a C string: at the start of the region or after a NUL (or,
+/// for a path, after `/`: a longer path that ends the same way), and — for a whole string
+/// such as a source path — ends at a NUL. Rust string literals are packed without NULs.
+fn c_string(data: &[u8], at: usize, end: usize, whole: bool) -> bool {
+    let starts = at == 0 || data[at - 1] == 0 || (whole && data[at - 1] == b'/');
+    starts && (!whole || data.get(end) == Some(&0))
 }
 
 fn word_after(data: &[u8], at: usize) -> String {

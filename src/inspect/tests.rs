@@ -133,7 +133,10 @@ proptest! {
 /// table does) but no versioned module string or path names no module and no crypto.
 #[test]
 fn unversioned_marker_words_name_nothing() {
-    let words: &[u8] = b"AWS-LC FIPS \0aws-lc-sys-\0aws-lc-fips-sys-\0/ring-\0OpenSSL \0";
+    // As a Rust program holds them: NUL-separated, and packed into other text.
+    let words: &[u8] = b"AWS-LC FIPS \0aws-lc-sys-\0aws-lc-fips-sys-\0/ring-\0OpenSSL \0\
+        OPENSSL_init_cryptocrypto/evp/digest.cOPENSSLDIR: \"MODULESDIR: \"image: OpenSSL 3 with \
+        its FIPS provider\0";
     let f = analyze(&small_elf(Some((b".rodata.words", words))), "scanner");
     assert!(!f.has_crypto(), "{f:?}");
     assert!(f.evidence.is_empty(), "{f:?}");
