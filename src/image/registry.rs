@@ -1,6 +1,7 @@
 //! Registry images: anonymous, basic and token auth (credentials from a Docker `config.json`
 //! or a Kubernetes `dockerconfigjson` secret), plain HTTP only for loopback or
-//! `--insecure-registry` hosts, retries with backoff on 5xx and timeouts.
+//! `--insecure-registry` hosts (a redirect cannot downgrade to it), retries with backoff on
+//! 5xx, 429 and timeouts.
 //!
 //! `oci-client` does the authentication (the token dance of the distribution spec); manifests
 //! and blobs are fetched here with its HTTP client's crate, because its pull functions verify
@@ -33,6 +34,11 @@ const MANIFEST_TYPES: &[&str] = &[
 const ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// The whole of one tag resolution ([`manifest_digest`]), authentication included: a registry
+/// that trickles its answer must not hold the webhook's thread for longer.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Redirects followed per request (reqwest's default).
+const MAX_REDIRECTS: usize = 10;
 /// Manifests and indexes larger than this are refused (registries cap them at 4 MiB).
 const MAX_MANIFEST: usize = 4 << 20;
 
@@ -175,12 +181,25 @@ pub(crate) struct RegistryStore {
     /// The `Authorization` value in use (`None` inside: anonymous); unset until first needed.
     authorization: Mutex<Option<Option<String>>>,
     spool: tempfile::TempDir,
-    /// Tries per request (5xx answers and timeouts are retried with backoff).
+    /// Tries per request (5xx and 429 answers and timeouts are retried with backoff).
     attempts: u32,
+    /// Bounds each registry call as a whole, authentication and retries included; `None`:
+    /// only the connect and per-read timeouts.
+    total_timeout: Option<Duration>,
 }
 
 impl RegistryStore {
     pub fn open(image: &str, options: &RegistryOptions) -> Result<Self, ImageError> {
+        RegistryStore::open_with(image, options, None)
+    }
+
+    /// [`RegistryStore::open`] with every request, and every call as a whole (authentication
+    /// and retries included), bounded by `total_timeout`.
+    pub(crate) fn open_with(
+        image: &str,
+        options: &RegistryOptions,
+        total_timeout: Option<Duration>,
+    ) -> Result<Self, ImageError> {
         let reference: Reference = image
             .parse()
             .map_err(|e| source_error(format!("{image:?} is not an image reference ({e}); expected registry/repository:tag[@sha256:…]")))?;
@@ -196,10 +215,18 @@ impl RegistryStore {
             connect_timeout: Some(Duration::from_secs(10)),
             ..ClientConfig::default()
         };
-        let http = reqwest::Client::builder()
+        // HTTPS only, unless the registry itself may be reached over plain HTTP; even then a
+        // redirect may lead to plain HTTP only on a host allowed it.
+        let mut http = reqwest::Client::builder()
             .read_timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("fips-operator/", env!("CARGO_PKG_VERSION")))
+            .https_only(!plain_http.contains(&registry))
+            .redirect(redirect_policy(plain_http.clone()))
+            .user_agent(concat!("fips-operator/", env!("CARGO_PKG_VERSION")));
+        if let Some(total) = total_timeout {
+            http = http.timeout(total);
+        }
+        let http = http
             .build()
             .map_err(|e| source_error(format!("cannot set up the HTTP client: {e}")))?;
         let client = Client::new(config);
@@ -218,6 +245,7 @@ impl RegistryStore {
             authorization: Mutex::new(None),
             spool: tempfile::tempdir()?,
             attempts: ATTEMPTS,
+            total_timeout,
         })
     }
 
@@ -298,18 +326,42 @@ impl RegistryStore {
         }
     }
 
-    /// Runs a registry call, retrying 5xx answers and timeouts with backoff.
+    /// Runs a registry call, retrying 5xx and 429 answers and timeouts with backoff, all of it
+    /// within the total timeout when there is one (oci-client's authentication has no such
+    /// setting of its own).
     fn call<T, F, Fut>(&self, what: &str, mut f: F) -> Result<T, ImageError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, OciDistributionError>>,
     {
+        let deadline = self
+            .total_timeout
+            .map(|t| (t, std::time::Instant::now() + t));
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
-            match self.runtime.block_on(f()) {
+            let result = match deadline {
+                None => self.runtime.block_on(f()),
+                Some((total, at)) => {
+                    let left = at.saturating_duration_since(std::time::Instant::now());
+                    self.runtime
+                        .block_on(async { tokio::time::timeout(left, f()).await })
+                        .unwrap_or_else(|_| {
+                            Err(OciDistributionError::GenericError(Some(format!(
+                                "the registry did not answer within {} s",
+                                total.as_secs_f32()
+                            ))))
+                        })
+                }
+            };
+            match result {
                 Ok(v) => return Ok(v),
-                Err(e) if attempt < self.attempts && transient(&e) => {
+                Err(e)
+                    if attempt < self.attempts
+                        && transient(&e)
+                        && deadline
+                            .is_none_or(|(_, at)| std::time::Instant::now() + backoff < at) =>
+                {
                     std::thread::sleep(backoff);
                     backoff *= 2;
                     attempt += 1;
@@ -359,6 +411,10 @@ impl RegistryStore {
             OciDistributionError::RequestError(re) if re.is_connect() => format!(
                 "cannot reach registry {registry} for {image}: {re}; check the address, the network, and for a plain-HTTP registry --insecure-registry {registry}"
             ),
+            OciDistributionError::RequestError(re) if re.is_redirect() => {
+                format!("{image}: {what}: {}", error_chain(re))
+            }
+            OciDistributionError::GenericError(Some(why)) => format!("{image}: {what}: {why}"),
             other => format!("{image}: {what}: {other}"),
         };
         source_error(msg)
@@ -386,13 +442,71 @@ impl RegistryStore {
     }
 }
 
-/// The digest of the manifest (or index) `image` names now: one manifest request, no retry
-/// (the admission webhook resolves tags with it inside its time budget).
+/// The digest of the manifest (or index) `image` names now: one manifest request, no retry,
+/// all of it (authentication included) within 10 s (the admission webhook resolves tags with
+/// it, in a blocking thread, inside its time budget).
 pub fn manifest_digest(image: &str, options: &RegistryOptions) -> Result<String, ImageError> {
-    let mut store = RegistryStore::open(image, options)?;
+    manifest_digest_within(image, options, RESOLVE_TIMEOUT)
+}
+
+fn manifest_digest_within(
+    image: &str,
+    options: &RegistryOptions,
+    total: Duration,
+) -> Result<String, ImageError> {
+    let mut store = RegistryStore::open_with(image, options, Some(total))?;
     store.attempts = 1;
-    let (_, digest) = store.top()?;
+    let result = store.top();
+    // Nor is the thread held by blocking work left in the store's runtime (a DNS lookup that
+    // outlived the deadline): dropping the runtime would wait for it.
+    let RegistryStore { runtime, .. } = store;
+    runtime.shutdown_background();
+    let (_, digest) = result?;
     digest.ok_or_else(|| source_error(format!("{image}: the registry named no digest")))
+}
+
+/// Redirects: at most [`MAX_REDIRECTS`], and to plain HTTP only on a loopback host or one in
+/// `plain_http` (with `https_only` set, reqwest refuses plain HTTP anyway).
+fn redirect_policy(plain_http: Vec<String>) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= MAX_REDIRECTS {
+            return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+        }
+        let url = attempt.url();
+        if url.scheme() != "https" && !plain_http_allowed(url, &plain_http) {
+            let refused = format!(
+                "refused a redirect to {url}: plain HTTP only for loopback or --insecure-registry hosts"
+            );
+            return attempt.error(refused);
+        }
+        attempt.follow()
+    })
+}
+
+fn plain_http_allowed(url: &reqwest::Url, plain_http: &[String]) -> bool {
+    if url.scheme() != "http" {
+        return false;
+    }
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    is_loopback(&host) || plain_http.iter().any(|h| h.eq_ignore_ascii_case(&host))
+}
+
+/// An error and its causes, for messages (reqwest's own message leaves out its cause).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
 }
 
 /// The registry's error answer as oci-client reports it, so that one place explains them.
@@ -413,9 +527,14 @@ fn registry_error(status: StatusCode, body: &[u8], url: &str) -> OciDistribution
     }
 }
 
+/// Worth another try after a while: 5xx, 429 (rate limited) and timeouts.
 fn transient(e: &OciDistributionError) -> bool {
     match e {
-        OciDistributionError::ServerError { code, .. } => *code >= 500,
+        OciDistributionError::ServerError { code, .. } => *code >= 500 || *code == 429,
+        OciDistributionError::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|e| matches!(e.code, OciErrorCode::Toomanyrequests)),
         OciDistributionError::RequestError(re) => re.is_timeout(),
         _ => false,
     }
@@ -442,8 +561,17 @@ impl ImageStore for RegistryStore {
         Ok((bytes, Some(digest)))
     }
 
+    /// Verified here, whatever the caller does: bytes that are not `digest` are refused.
     fn manifest(&mut self, digest: &str) -> Result<Vec<u8>, ImageError> {
-        Ok(self.pull_manifest(digest)?.0)
+        let (bytes, actual) = self.pull_manifest(digest)?;
+        if actual != digest {
+            return Err(ImageError::DigestMismatch {
+                what: "manifest".into(),
+                digest: digest.into(),
+                actual,
+            });
+        }
+        Ok(bytes)
     }
 
     /// Downloads the blob to a private spool file (the caller re-verifies its digest while
@@ -504,6 +632,182 @@ mod tests {
             .expect("no auths")
             .is_none());
         assert!(auth_from_docker_config(b"{", "x").is_err());
+    }
+
+    /// A registry on 127.0.0.1 that answers each request (one a connection) with what
+    /// `answer(path)` says: pieces of the raw response, each written after its pause.
+    fn serve(answer: impl Fn(&str) -> Vec<(Duration, Vec<u8>)> + Send + Sync + 'static) -> String {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let answer = std::sync::Arc::new(answer);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let answer = answer.clone();
+                std::thread::spawn(move || {
+                    let mut request = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !request.ends_with(b"\r\n\r\n") {
+                        match stream.read(&mut byte) {
+                            Ok(1) => request.push(byte[0]),
+                            _ => return,
+                        }
+                    }
+                    let request = String::from_utf8_lossy(&request).into_owned();
+                    let path = request.split(' ').nth(1).unwrap_or_default().to_string();
+                    for (pause, piece) in answer(&path) {
+                        std::thread::sleep(pause);
+                        if stream
+                            .write_all(&piece)
+                            .and_then(|()| stream.flush())
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    fn response(status: &str, headers: &str, body: &[u8]) -> Vec<(Duration, Vec<u8>)> {
+        let mut out = format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
+            body.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(body);
+        vec![(Duration::ZERO, out)]
+    }
+
+    #[test]
+    fn rate_limits_and_server_errors_are_transient() {
+        let server = |code| OciDistributionError::ServerError {
+            code,
+            url: "u".into(),
+            message: String::new(),
+        };
+        assert!(transient(&server(429)));
+        assert!(transient(&server(503)));
+        assert!(!transient(&server(404)));
+        let envelope = |code: &str| OciDistributionError::RegistryError {
+            envelope: serde_json::from_str(&format!(
+                r#"{{"errors":[{{"code":"{code}","message":"m"}}]}}"#
+            ))
+            .expect("envelope"),
+            url: "u".into(),
+        };
+        assert!(transient(&envelope("TOOMANYREQUESTS")));
+        assert!(!transient(&envelope("MANIFEST_UNKNOWN")));
+        // As registry_error reads a 429 answer, with and without an error envelope.
+        let url = "http://127.0.0.1:1/v2/app/manifests/1";
+        assert!(transient(&registry_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            b"slow down",
+            url
+        )));
+        assert!(transient(&registry_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            br#"{"errors":[{"code":"TOOMANYREQUESTS","message":"m"}]}"#,
+            url
+        )));
+    }
+
+    #[test]
+    fn plain_http_only_for_loopback_and_insecure_hosts() {
+        let insecure = vec!["reg.internal:5000".to_string()];
+        let allowed = |u: &str| plain_http_allowed(&u.parse().expect("url"), &insecure);
+        assert!(allowed("http://127.0.0.1:5000/v2/"));
+        assert!(allowed("http://REG.internal:5000/v2/"));
+        assert!(!allowed("http://reg.internal/v2/"));
+        assert!(!allowed("http://cdn.example/blob"));
+        assert!(!allowed("ftp://127.0.0.1/x"));
+    }
+
+    #[test]
+    fn a_trickling_registry_costs_at_most_the_total_timeout() {
+        let addr = serve(|path| {
+            if path == "/v2/" {
+                return response("200 OK", "", b"{}");
+            }
+            let mut pieces = vec![(
+                Duration::ZERO,
+                b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".to_vec(),
+            )];
+            pieces.extend((0..100).map(|_| (Duration::from_millis(200), b" ".to_vec())));
+            pieces
+        });
+        let started = std::time::Instant::now();
+        let result = manifest_digest_within(
+            &format!("{addr}/app:1"),
+            &RegistryOptions::default(),
+            Duration::from_secs(1),
+        );
+        let took = started.elapsed();
+        assert!(result.is_err(), "{result:?}");
+        assert!(took < Duration::from_secs(4), "took {took:?}");
+    }
+
+    #[test]
+    fn a_hanging_token_exchange_costs_at_most_the_total_timeout() {
+        // oci-client's authentication (GET /v2/) has only a per-read timeout of its own.
+        let addr = serve(|_| vec![(Duration::from_secs(120), Vec::new())]);
+        let started = std::time::Instant::now();
+        let result = manifest_digest_within(
+            &format!("{addr}/app:1"),
+            &RegistryOptions::default(),
+            Duration::from_secs(1),
+        );
+        let took = started.elapsed();
+        let message = result.expect_err("no answer").to_string();
+        assert!(message.contains("did not answer within 1 s"), "{message}");
+        assert!(took < Duration::from_secs(4), "took {took:?}");
+    }
+
+    #[test]
+    fn a_redirect_to_plain_http_elsewhere_is_refused() {
+        let addr = serve(|path| match path {
+            "/v2/" => response("200 OK", "", b"{}"),
+            _ => response(
+                "307 Temporary Redirect",
+                "Location: http://registry.invalid/v2/app/manifests/1\r\n",
+                b"",
+            ),
+        });
+        let message = manifest_digest_within(
+            &format!("{addr}/app:1"),
+            &RegistryOptions::default(),
+            Duration::from_secs(5),
+        )
+        .expect_err("refused")
+        .to_string();
+        assert!(
+            message.contains("refused a redirect to http://registry.invalid/"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_manifest_by_digest_is_verified_by_the_store() {
+        let addr = serve(|path| match path {
+            "/v2/" => response("200 OK", "", b"{}"),
+            _ => response("200 OK", "", br#"{"schemaVersion":2}"#),
+        });
+        let wanted = format!("sha256:{}", "a".repeat(64));
+        let mut store = RegistryStore::open(&format!("{addr}/app:1"), &RegistryOptions::default())
+            .expect("open");
+        match store.manifest(&wanted) {
+            Err(ImageError::DigestMismatch { digest, actual, .. }) => {
+                assert_eq!(digest, wanted);
+                assert_eq!(
+                    actual,
+                    super::super::digest::sha256(br#"{"schemaVersion":2}"#)
+                );
+            }
+            other => panic!("not refused: {other:?}"),
+        }
     }
 
     #[test]
