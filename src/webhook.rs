@@ -50,7 +50,8 @@ pub struct ReportVerdicts {
 impl ReportVerdicts {
     fn matching(&self, image: &str) -> Vec<&FipsImageReport> {
         let digest = image.split_once('@').map(|(_, d)| d);
-        self.reports
+        let found: Vec<&FipsImageReport> = self
+            .reports
             .iter()
             .filter(|r| match digest {
                 Some(d) => {
@@ -65,7 +66,8 @@ impl ReportVerdicts {
                     .as_ref()
                     .is_some_and(|s| s.images.iter().any(|x| x == image)),
             })
-            .collect()
+            .collect();
+        crate::controller::facts::without_answered_pending(found)
     }
 }
 
@@ -234,6 +236,32 @@ impl Admission {
             // Other kinds are not this webhook's business.
             return response;
         };
+        if request.operation == Operation::Update {
+            // An object being deleted (a finalizer removed, a status written) is let go: the
+            // webhook must never keep a cluster from cleaning up.
+            if object["metadata"]["deletionTimestamp"].is_string() {
+                return response;
+            }
+            // An update judges only the images it brings: labels, replicas or a restart of a
+            // workload that already runs are not refused (its status still reports it).
+            let old = request
+                .old_object
+                .as_ref()
+                .and_then(|o| serde_json::to_value(o).ok())
+                .and_then(|o| pod_spec(kind, &o));
+            if let Some(mut old) = old {
+                let before: std::collections::HashSet<String> =
+                    images_mut(&mut old).flatten().map(|i| i.clone()).collect();
+                let new = |c: &Option<String>| c.as_ref().is_none_or(|i| !before.contains(i));
+                spec.containers.retain(|c| new(&c.image));
+                if let Some(init) = spec.init_containers.as_mut() {
+                    init.retain(|c| new(&c.image));
+                }
+                if let Some(eph) = spec.ephemeral_containers.as_mut() {
+                    eph.retain(|c| new(&c.image));
+                }
+            }
+        }
         // Decided on digests: a tag resolved now is judged (and named) as `tag@digest`.
         for image in images_mut(&mut spec).flatten() {
             if let Some(digest) = tags.digests.get(image.as_str()) {

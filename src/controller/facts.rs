@@ -214,6 +214,7 @@ pub fn image_verdicts(
     registry: &ModuleRegistry,
     today: Day,
 ) -> HashMap<String, ImageVerdict> {
+    let reports = without_answered_pending(reports.iter().map(|r| &**r).collect());
     let mut out: HashMap<String, ImageVerdict> = HashMap::new();
     let mut merge = |key: &str, verdict: &ImageVerdict| match out.get(key) {
         Some(prev) if rank(prev) >= rank(verdict) => {}
@@ -234,6 +235,28 @@ pub fn image_verdicts(
         merge(&r.spec.digest, &verdict);
     }
     out
+}
+
+/// Drops a `Pending` report whose digest a scanned (or failed) report already answers: the
+/// webhook asks for a scan of an index digest, and the queue answers with a report per platform
+/// manifest that lists the index among its `indexDigests` — the request then decides nothing.
+pub fn without_answered_pending(reports: Vec<&FipsImageReport>) -> Vec<&FipsImageReport> {
+    let answered: std::collections::HashSet<&str> = reports
+        .iter()
+        .filter_map(|r| r.status.as_ref())
+        .filter(|s| s.phase != ImagePhase::Pending)
+        .flat_map(|s| s.index_digests.iter().map(String::as_str))
+        .collect();
+    reports
+        .into_iter()
+        .filter(|r| {
+            let pending = r
+                .status
+                .as_ref()
+                .is_none_or(|s| s.phase == ImagePhase::Pending);
+            !(pending && answered.contains(r.spec.digest.as_str()))
+        })
+        .collect()
 }
 
 fn rank(v: &ImageVerdict) -> u8 {

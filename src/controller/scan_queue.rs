@@ -131,7 +131,14 @@ pub fn scan_requests(
         let stale = r.status.as_ref().is_some_and(|s| {
             s.phase != ImagePhase::Pending && s.scanner_version != SCANNER_VERSION
         });
-        if !(pending || stale) || done.contains(&r.spec.digest, "") {
+        let platform = r
+            .status
+            .as_ref()
+            .and_then(|s| s.platform.clone())
+            .unwrap_or_else(|| default_platform.to_string());
+        // A pending index digest is answered by its platform's report (named by the platform
+        // manifest's digest, listing the index): not scanned again.
+        if !(pending || stale) || done.contains(&r.spec.digest, &platform) {
             continue;
         }
         let images: BTreeSet<String> = r
@@ -143,11 +150,6 @@ pub fn scan_requests(
             tracing::warn!(report = %r.name_any(), "pending FipsImageReport names no image reference: cannot pull it");
             continue;
         };
-        let platform = r
-            .status
-            .as_ref()
-            .and_then(|s| s.platform.clone())
-            .unwrap_or_else(|| default_platform.to_string());
         add(ScanRequest {
             key: format!("{} {platform}", r.spec.digest),
             reference: format!("{}@{}", repository(first), r.spec.digest),

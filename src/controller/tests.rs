@@ -450,6 +450,59 @@ fn an_index_digest_gets_the_worst_verdict_of_its_platforms() {
     }
 }
 
+/// The webhook asked for a scan of an index digest (a Pending report named after it); the
+/// queue answered with the platform's report listing the index. The request then decides
+/// nothing (it is not an unknown beside the verdict), and is not scanned again.
+#[test]
+fn a_pending_index_request_answered_by_its_platform_report_decides_nothing() {
+    let registry = ModuleRegistry::built_in();
+    let today = super::status::today(NOW.parse().expect("time"));
+    let pending: Arc<FipsImageReport> = Arc::new(from(
+        json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsImageReport",
+        "metadata": {"name": "sha256-index"}, "spec": {"digest": "sha256:index"},
+        "status": {"phase": "Pending", "images": ["reg.example/app:1@sha256:index"]}}),
+    ));
+    let answer: Arc<FipsImageReport> = Arc::new(from(
+        json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsImageReport",
+        "metadata": {"name": "sha256-amd"}, "spec": {"digest": "sha256:amd"},
+        "status": {"phase": "Scanned", "outcome": "compliant", "platform": "linux/amd64",
+                   "scannerVersion": crate::image::SCANNER_VERSION, "indexDigests": ["sha256:index"]}}),
+    ));
+    let only_pending = super::facts::image_verdicts(
+        std::slice::from_ref(&pending),
+        ImagePolicy::default(),
+        &registry,
+        today,
+    );
+    assert_eq!(only_pending["sha256:index"], ImageVerdict::Unknown);
+    let both = [pending.clone(), answer.clone()];
+    let v = super::facts::image_verdicts(&both, ImagePolicy::default(), &registry, today);
+    assert_eq!(v["sha256:index"], ImageVerdict::Compliant);
+
+    let (stores, mut w) = super::Stores::new();
+    for r in [&pending, &answer] {
+        w.reports
+            .apply_watcher_event(&kube::runtime::watcher::Event::Apply((**r).clone()));
+    }
+    let requests = super::scan_queue::scan_requests(&stores, "linux/amd64", &Default::default());
+    assert!(requests.is_empty(), "{requests:?}");
+    // For another platform it is still a question.
+    let requests = super::scan_queue::scan_requests(&stores, "linux/arm64", &Default::default());
+    assert_eq!(requests.len(), 1, "{requests:?}");
+
+    // The webhook's view: `tag@index` is compliant (the amd64 report), not "no verdict".
+    let verdicts = crate::webhook::ReportVerdicts {
+        reports: vec![(*pending).clone(), (*answer).clone()],
+        registry: registry.clone(),
+        today,
+    };
+    use crate::policy::admission::{ImageKnowledge, ImageVerdicts};
+    assert_eq!(
+        verdicts.lookup("reg.example/app:1@sha256:index", ImagePolicy::default()),
+        ImageKnowledge::Compliant
+    );
+}
+
 #[test]
 fn every_module_of_a_binary_is_rederived() {
     let registry = ModuleRegistry::built_in();

@@ -293,3 +293,51 @@ fn resolved_tags_are_decided_on_digests_and_unresolved_ones_are_not_compliant() 
     assert!(a.tags_to_resolve(&body).is_empty());
     assert_eq!(answer(&a, &body)["allowed"], true);
 }
+
+fn update(old: Value, new: Value) -> Vec<u8> {
+    let mut body: Value =
+        serde_json::from_slice(&review(("apps", "v1", "Deployment"), "UPDATE", new, false))
+            .expect("json");
+    body["request"]["oldObject"] = old;
+    serde_json::to_vec(&body).expect("json")
+}
+
+/// An update judges only the images it brings, and an object being deleted is let go: the
+/// webhook never keeps a running workload from being scaled, relabelled or cleaned up.
+#[test]
+fn updates_judge_only_new_images_and_deletions_pass() {
+    let a = admission(Mode::Enforce);
+    let mut relabelled = deployment("reg/bad:1");
+    relabelled["metadata"]["labels"] = json!({"team": "a"});
+    let r = answer(&a, &update(deployment("reg/bad:1"), relabelled));
+    assert_eq!(r["allowed"], true, "{r:#}");
+
+    // A new image in the update is judged.
+    let mut two = deployment("reg/bad:1");
+    two["spec"]["template"]["spec"]["initContainers"] =
+        json!([{"name": "init", "image": "reg/new-bad:1"}]);
+    let mut known = admission(Mode::Enforce);
+    known.verdicts = Box::new(Fixed(HashMap::from([(
+        "reg/new-bad:1",
+        ImageKnowledge::NonCompliant {
+            reasons: vec!["usr/bin/init: ring".into()],
+            report: "sha256-nb".into(),
+        },
+    )])));
+    let r = answer(&known, &update(deployment("reg/bad:1"), two.clone()));
+    assert_eq!(r["allowed"], false, "{r:#}");
+    let msg = r["status"]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("init container \"init\" image reg/new-bad:1"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("reg/bad:1 "),
+        "the unchanged image is not judged: {msg}"
+    );
+
+    // Being deleted: let go, whatever it carries.
+    two["metadata"]["deletionTimestamp"] = json!("2026-11-26T10:00:00Z");
+    let r = answer(&known, &update(deployment("reg/bad:1"), two));
+    assert_eq!(r["allowed"], true, "{r:#}");
+}
