@@ -45,6 +45,9 @@ pub struct ReportVerdicts {
     pub reports: Vec<FipsImageReport>,
     pub registry: ModuleRegistry,
     pub today: Day,
+    /// The cluster's node platforms (`linux/amd64`, …); empty where they are not known. An
+    /// index digest is compliant only when every one of them has its platform report.
+    pub platforms: Vec<String>,
 }
 
 impl ReportVerdicts {
@@ -111,8 +114,48 @@ impl ImageVerdicts for ReportVerdicts {
                 worst = Some(k);
             }
         }
+        if worst == Some(ImageKnowledge::Compliant) && !self.every_platform_judged(image) {
+            // A pod may land on a node of a platform nobody has judged yet.
+            return ImageKnowledge::NotJudged;
+        }
         worst.unwrap_or(ImageKnowledge::NotJudged)
     }
+}
+
+impl ReportVerdicts {
+    /// For an image pinned to an index digest: whether a scanned report answers each of the
+    /// cluster's node platforms (a platform manifest digest, or unknown platforms, pass).
+    fn every_platform_judged(&self, image: &str) -> bool {
+        let Some((_, digest)) = image.split_once('@') else {
+            return true;
+        };
+        let matched = self.matching(image);
+        if self.platforms.is_empty() || matched.iter().any(|r| r.spec.digest == digest) {
+            return true;
+        }
+        let covered: std::collections::HashSet<&str> = matched
+            .iter()
+            .filter_map(|r| r.status.as_ref())
+            .filter(|s| s.phase != ImagePhase::Pending)
+            .filter_map(|s| s.platform.as_deref())
+            .collect();
+        self.platforms.iter().all(|p| covered.contains(p.as_str()))
+    }
+}
+
+/// The platforms (`os/arch`) of nodes, from their well-known labels.
+pub fn node_platforms(nodes: &[NodeFacts]) -> Vec<String> {
+    let mut out: Vec<String> = nodes
+        .iter()
+        .filter_map(|n| {
+            let os = n.labels.get("kubernetes.io/os")?;
+            let arch = n.labels.get("kubernetes.io/arch")?;
+            Some(format!("{os}/{arch}"))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// What a webhook replica decides with.

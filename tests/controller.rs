@@ -722,32 +722,124 @@ fn webhook_configuration(ca_bundle: Option<&Value>) -> Value {
                          "sideEffects": "NoneOnDryRun", "clientConfig": client_config}]})
 }
 
+const VWC: &str =
+    "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/fips-operator";
+const SECRETS: &str = "/api/v1/namespaces/fips-operator/secrets";
+const SECRET: &str = "/api/v1/namespaces/fips-operator/secrets/fips-operator-webhook-tls";
+
+fn self_managed(
+    lifetimes: fips_operator::webhook::certs::Lifetimes,
+) -> fips_operator::controller::SelfManagedCerts {
+    fips_operator::controller::SelfManagedCerts {
+        secret: "fips-operator-webhook-tls".into(),
+        service: "fips-operator-webhook".into(),
+        webhook_config: "fips-operator".into(),
+        lifetimes,
+    }
+}
+
+fn b64(text: &str) -> Value {
+    use base64::Engine;
+    json!(base64::engine::general_purpose::STANDARD.encode(text))
+}
+
+fn unb64(v: &Value) -> String {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().expect("a base64 string"))
+        .expect("base64");
+    String::from_utf8(bytes).expect("text")
+}
+
+/// The CAs (one PEM each) of a caBundle as sent (base64).
+fn cas(bundle: &Value) -> Vec<String> {
+    fips_operator::webhook::certs::bundle_cas(&unb64(bundle))
+}
+
+/// What the API server does with a JSON patch of `stored`: `test` ops must hold (else a 409,
+/// as for a stale resourceVersion), `add` ops set the value; the resourceVersion moves on.
+fn json_patched(stored: &Value, ops: &Value) -> (http::StatusCode, Value) {
+    let mut out = stored.clone();
+    for op in ops.as_array().expect("a JSON patch is an array") {
+        let path = op["path"].as_str().expect("path");
+        match op["op"].as_str().expect("op") {
+            "test" => {
+                if out.pointer(path) != Some(&op["value"]) {
+                    return (
+                        http::StatusCode::CONFLICT,
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                               "reason": "Conflict", "code": 409, "message": format!("test of {path} failed")}),
+                    );
+                }
+            }
+            "add" => {
+                let (parent, key) = path.rsplit_once('/').expect("a pointer");
+                let parent = out.pointer_mut(parent).expect("the parent exists");
+                parent[key] = op["value"].clone();
+            }
+            other => panic!("unexpected op {other}"),
+        }
+    }
+    let rv: u64 = out["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    out["metadata"]["resourceVersion"] = json!((rv + 1).to_string());
+    (http::StatusCode::OK, out)
+}
+
+/// A JSON patch that tests the resourceVersion `rv` and sets the caBundle of the webhooks
+/// `indexes`, and nothing else: its bundles.
+fn assert_bundle_patch(seen: &mock_api::Seen, rv: &str, indexes: &[usize]) -> Vec<Value> {
+    assert_eq!((seen.method.as_str(), seen.path.as_str()), ("PATCH", VWC));
+    assert_eq!(seen.content_type, "application/json-patch+json");
+    let ops = seen.body.as_array().expect("a JSON patch");
+    assert_eq!(
+        ops[0],
+        json!({"op": "test", "path": "/metadata/resourceVersion", "value": rv}),
+        "{:#}",
+        seen.body
+    );
+    assert_eq!(ops.len(), 1 + indexes.len(), "{:#}", seen.body);
+    ops[1..]
+        .iter()
+        .zip(indexes)
+        .map(|(op, i)| {
+            assert_eq!(op["op"], "add");
+            assert_eq!(op["path"], format!("/webhooks/{i}/clientConfig/caBundle"));
+            op["value"].clone()
+        })
+        .collect()
+}
+
+/// The stored Secret after a create or a replace: the body sent, a new resourceVersion.
+fn stored_secret(written: &mock_api::Seen, rv: &str) -> Value {
+    let mut s = written.body.clone();
+    s["metadata"]["resourceVersion"] = json!(rv);
+    s
+}
+
 #[tokio::test]
 async fn self_managed_certificates_are_created_published_and_kept_published() {
     use fips_operator::controller::certs::{reconcile_certificates, Outcome};
     let (ctx, _w, mut server) = context();
-    let cfg = fips_operator::controller::SelfManagedCerts {
-        secret: "fips-operator-webhook-tls".into(),
-        service: "fips-operator-webhook".into(),
-        webhook_config: "fips-operator".into(),
-        lifetimes: Default::default(),
-    };
+    let cfg = self_managed(Default::default());
     let at = now().as_second();
-    const VWC: &str =
-        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/fips-operator";
-    const SECRET: &str = "/api/v1/namespaces/fips-operator/secrets/fips-operator-webhook-tls";
 
-    // First pass: no Secret. It is created (owned by the configuration) and its CA published.
+    // First pass: no Secret. Its CA is published first (a JSON patch of the caBundle only,
+    // conditional on the resourceVersion read), then the Secret is created, owned by the
+    // configuration.
+    let vwc0 = webhook_configuration(None);
     let api = async {
         let vwc = server
-            .answer_with(http::StatusCode::OK, |_| webhook_configuration(None))
+            .answer_with(http::StatusCode::OK, |_| vwc0.clone())
             .await;
         let secret = server.not_found().await;
+        let patch = server.respond(|s| json_patched(&vwc0, &s.body)).await;
         let created = server.echo().await;
-        let put = server.echo().await;
-        (vwc, secret, created, put)
+        (vwc, secret, patch, created)
     };
-    let (r, (vwc, secret, created, put)) =
+    let (r, (vwc, secret, patch, created)) =
         tokio::join!(reconcile_certificates(&ctx, &cfg, at), api);
     assert_eq!(
         r.expect("pass"),
@@ -761,8 +853,11 @@ async fn self_managed_certificates_are_created_published_and_kept_published() {
         (secret.method.as_str(), secret.path.as_str()),
         ("GET", SECRET)
     );
-    assert_eq!(created.method, "POST");
-    assert_eq!(created.path, "/api/v1/namespaces/fips-operator/secrets");
+    let bundle = assert_bundle_patch(&patch, "3", &[0]).remove(0);
+    assert_eq!(
+        (created.method.as_str(), created.path.as_str()),
+        ("POST", SECRETS)
+    );
     let s = &created.body;
     assert_eq!(s["type"], "kubernetes.io/tls");
     let keys: Vec<&String> = s["data"].as_object().expect("data").keys().collect();
@@ -772,18 +867,19 @@ async fn self_managed_certificates_are_created_published_and_kept_published() {
         s["metadata"]["ownerReferences"][0]["kind"],
         "ValidatingWebhookConfiguration"
     );
-    assert_eq!((put.method.as_str(), put.path.as_str()), ("PUT", VWC));
-    assert_eq!(put.body["metadata"]["resourceVersion"], "3");
-    let bundle = &put.body["webhooks"][0]["clientConfig"]["caBundle"];
     assert_eq!(
-        bundle, &s["data"]["ca.crt"],
+        s["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "fips-operator-controller"
+    );
+    assert_eq!(
+        bundle, s["data"]["ca.crt"],
         "the caBundle is the Secret's CA"
     );
 
     // Second pass, nothing changed: two reads, no write.
-    let mut stored = s.clone();
-    stored["metadata"]["resourceVersion"] = json!("11");
-    let published = put.body.clone();
+    let stored = stored_secret(&created, "11");
+    let published = json_patched(&vwc0, &patch.body).1;
+    assert_eq!(published["webhooks"][0]["clientConfig"]["caBundle"], bundle);
     let api = async {
         server
             .answer_with(http::StatusCode::OK, |_| published.clone())
@@ -796,18 +892,26 @@ async fn self_managed_certificates_are_created_published_and_kept_published() {
         quiet(async { tokio::join!(reconcile_certificates(&ctx, &cfg, at + 60), api) }).await;
     assert_eq!(r.expect("pass"), Outcome::default());
 
-    // `helm upgrade` wrote the configuration back without a caBundle: written again, and
-    // only that.
+    // `helm upgrade` wrote the configuration back without a caBundle (and added a webhook):
+    // the caBundle of both is written again, and only that.
+    let mut reset = webhook_configuration(None);
+    reset["metadata"]["resourceVersion"] = json!("20");
+    let mut second = reset["webhooks"][0].clone();
+    second["name"] = json!("other.fips.operator.dev");
+    reset["webhooks"]
+        .as_array_mut()
+        .expect("webhooks")
+        .push(second);
     let api = async {
         server
-            .answer_with(http::StatusCode::OK, |_| webhook_configuration(None))
+            .answer_with(http::StatusCode::OK, |_| reset.clone())
             .await;
         server
             .answer_with(http::StatusCode::OK, |_| stored.clone())
             .await;
-        server.echo().await
+        server.respond(|s| json_patched(&reset, &s.body)).await
     };
-    let (r, put) = tokio::join!(reconcile_certificates(&ctx, &cfg, at + 120), api);
+    let (r, patch) = tokio::join!(reconcile_certificates(&ctx, &cfg, at + 120), api);
     assert_eq!(
         r.expect("pass"),
         Outcome {
@@ -815,10 +919,32 @@ async fn self_managed_certificates_are_created_published_and_kept_published() {
             bundle_written: true
         }
     );
-    assert_eq!(put.path, VWC);
-    assert_eq!(&put.body["webhooks"][0]["clientConfig"]["caBundle"], bundle);
+    assert_eq!(
+        assert_bundle_patch(&patch, "20", &[0, 1]),
+        [bundle.clone(), bundle.clone()]
+    );
 
-    // No configuration at all: said, naming it and the fix.
+    // The configuration changed between the read and the write: a conflict, an error naming
+    // it, nothing overwritten.
+    let mut moved = reset.clone();
+    moved["metadata"]["resourceVersion"] = json!("21");
+    let api = async {
+        server
+            .answer_with(http::StatusCode::OK, |_| reset.clone())
+            .await;
+        server
+            .answer_with(http::StatusCode::OK, |_| stored.clone())
+            .await;
+        server.respond(|s| json_patched(&moved, &s.body)).await
+    };
+    let (r, _) = tokio::join!(reconcile_certificates(&ctx, &cfg, at + 150), api);
+    let e = r.expect_err("conflict").to_string();
+    assert!(
+        e.contains("writing the caBundle of ValidatingWebhookConfiguration fips-operator"),
+        "{e}"
+    );
+
+    // No configuration at all: said, naming it and the fix; the Secret is left alone.
     let api = async {
         server.not_found().await;
         server
@@ -831,4 +957,347 @@ async fn self_managed_certificates_are_created_published_and_kept_published() {
         e.contains("ValidatingWebhookConfiguration fips-operator not found"),
         "{e}"
     );
+    assert!(tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        server.handle.next_request()
+    )
+    .await
+    .is_err());
+}
+
+#[tokio::test]
+async fn self_managed_rotation_follows_the_live_bundle_and_publishes_before_the_secret_changes() {
+    use fips_operator::controller::certs::{reconcile_certificates, Outcome};
+    use fips_operator::webhook::certs::Lifetimes;
+    const DAY: i64 = 86400;
+    let (ctx, _w, mut server) = context();
+    let cfg = self_managed(Lifetimes {
+        ca: std::time::Duration::from_secs(30 * DAY as u64),
+        serving: std::time::Duration::from_secs(3 * DAY as u64),
+        publish_before_use: std::time::Duration::from_secs(3600),
+        backdate: std::time::Duration::from_secs(3600),
+    });
+    let at = now().as_second();
+
+    // A Secret made at `at`, others' metadata on it, and its CA published.
+    let vwc0 = webhook_configuration(None);
+    let api = async {
+        server
+            .answer_with(http::StatusCode::OK, |_| vwc0.clone())
+            .await;
+        server.not_found().await;
+        let patch = server.respond(|s| json_patched(&vwc0, &s.body)).await;
+        (patch, server.echo().await)
+    };
+    let (r, (patch, created)) = tokio::join!(reconcile_certificates(&ctx, &cfg, at), api);
+    r.expect("first pass");
+    let mut stored = stored_secret(&created, "11");
+    stored["metadata"]["labels"]["team"] = json!("platform");
+    stored["metadata"]["annotations"] = json!({"backup.example/skip": "true"});
+    stored["metadata"]["finalizers"] = json!(["example.com/keep"]);
+    stored["metadata"]["ownerReferences"]
+        .as_array_mut()
+        .expect("owners")
+        .push(json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "uid-other"}));
+    stored["data"]["extra"] = b64("someone else's");
+    let live = json_patched(&vwc0, &patch.body).1;
+    let ca1 = unb64(&stored["data"]["ca.crt"]);
+
+    // Step 2 (a third of the CA's life left): the next CA goes into the caBundle first,
+    // beside the current one, then into the Secret (others' metadata and keys kept).
+    let t2 = at + 20 * DAY + 60;
+    let api = async {
+        server
+            .answer_with(http::StatusCode::OK, |_| live.clone())
+            .await;
+        server
+            .answer_with(http::StatusCode::OK, |_| stored.clone())
+            .await;
+        let patch = server.respond(|s| json_patched(&live, &s.body)).await;
+        (patch, server.echo().await)
+    };
+    let (r, (patch, put)) = tokio::join!(reconcile_certificates(&ctx, &cfg, t2), api);
+    assert_eq!(
+        r.expect("step 2"),
+        Outcome {
+            secret_written: true,
+            bundle_written: true
+        }
+    );
+    let extended = cas(&assert_bundle_patch(&patch, "4", &[0]).remove(0));
+    assert_eq!((put.method.as_str(), put.path.as_str()), ("PUT", SECRET));
+    let m = &put.body["metadata"];
+    assert_eq!(m["resourceVersion"], "11");
+    assert_eq!(m["labels"]["team"], "platform");
+    assert_eq!(
+        m["labels"]["app.kubernetes.io/managed-by"],
+        "fips-operator-controller"
+    );
+    assert_eq!(m["annotations"]["backup.example/skip"], "true");
+    assert_eq!(m["finalizers"], json!(["example.com/keep"]));
+    assert_eq!(m["ownerReferences"].as_array().expect("owners").len(), 2);
+    assert_eq!(unb64(&put.body["data"]["extra"]), "someone else's");
+    assert_eq!(
+        unb64(&put.body["data"]["ca.crt"]),
+        ca1,
+        "the CA still signs"
+    );
+    let next = unb64(&put.body["data"]["next-ca.crt"]);
+    assert_eq!(extended, cas(&b64(&format!("{ca1}{next}"))));
+    let with_next = stored_secret(&put, "12");
+    let published_both = json_patched(&live, &patch.body).1;
+
+    // Hours later, but the caBundle was reset to the current CA alone (`kubectl replace`):
+    // the next CA does not sign; the caBundle is written again, the Secret is not.
+    let mut reset = live.clone();
+    reset["metadata"]["resourceVersion"] = json!("30");
+    let t3 = t2 + 3 * 3600;
+    let api = async {
+        server
+            .answer_with(http::StatusCode::OK, |_| reset.clone())
+            .await;
+        server
+            .answer_with(http::StatusCode::OK, |_| with_next.clone())
+            .await;
+        server.respond(|s| json_patched(&reset, &s.body)).await
+    };
+    let (r, patch) = tokio::join!(reconcile_certificates(&ctx, &cfg, t3), api);
+    assert_eq!(
+        r.expect("no promotion"),
+        Outcome {
+            secret_written: false,
+            bundle_written: true
+        }
+    );
+    assert_eq!(
+        cas(&assert_bundle_patch(&patch, "30", &[0]).remove(0)),
+        extended
+    );
+
+    // No configuration: nothing can be published, so nothing is promoted.
+    let api = async {
+        server.not_found().await;
+        server
+            .answer_with(http::StatusCode::OK, |_| with_next.clone())
+            .await;
+    };
+    let (r, ()) = tokio::join!(reconcile_certificates(&ctx, &cfg, t3 + 60), api);
+    r.expect_err("no configuration");
+
+    // Every webhook has the next CA: it signs; the caBundle has what the Secret publishes
+    // already (the next CA and the old one as previous), so only the Secret is written.
+    let api = async {
+        server
+            .answer_with(http::StatusCode::OK, |_| published_both.clone())
+            .await;
+        server
+            .answer_with(http::StatusCode::OK, |_| with_next.clone())
+            .await;
+        server.echo().await
+    };
+    let (r, put) = tokio::join!(reconcile_certificates(&ctx, &cfg, t3 + 120), api);
+    assert_eq!(
+        r.expect("promotion"),
+        Outcome {
+            secret_written: true,
+            bundle_written: false
+        }
+    );
+    assert_eq!((put.method.as_str(), put.path.as_str()), ("PUT", SECRET));
+    assert_eq!(unb64(&put.body["data"]["ca.crt"]), next);
+    assert_eq!(unb64(&put.body["data"]["previous-ca.crt"]), ca1);
+    assert!(put.body["data"].get("next-ca.crt").is_none());
+    assert!(tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        server.handle.next_request()
+    )
+    .await
+    .is_err());
+}
+
+#[tokio::test]
+async fn a_new_signer_is_published_before_the_secret_and_old_cas_leave_a_pass_later() {
+    use fips_operator::controller::certs::{reconcile_certificates, Outcome};
+    let (ctx, _w, mut server) = context();
+    let cfg = self_managed(Default::default());
+    let at = now().as_second();
+
+    // The Secret was deleted; the caBundle still holds the CA replicas serve from.
+    let old = fips_operator::webhook::certs::plan(
+        &Default::default(),
+        &["x.svc".to_string()],
+        at,
+        &Default::default(),
+        &[],
+    )
+    .expect("plan")
+    .expect("a CA")
+    .data["ca.crt"]
+        .clone();
+    let live = webhook_configuration(Some(&b64(&old)));
+
+    // The caBundle refuses the write: the Secret waits (its signer would not be trusted).
+    let api = async {
+        server
+            .answer_with(http::StatusCode::OK, |_| live.clone())
+            .await;
+        server.not_found().await;
+        server
+            .answer_with(http::StatusCode::FORBIDDEN, |_| {
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                       "reason": "Forbidden", "code": 403, "message": "forbidden"})
+            })
+            .await
+    };
+    let (r, patch) = tokio::join!(reconcile_certificates(&ctx, &cfg, at), api);
+    r.expect_err("forbidden");
+    assert_eq!(patch.method, "PATCH");
+    assert!(
+        tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            server.handle.next_request()
+        )
+        .await
+        .is_err(),
+        "the Secret was written although its CA could not be published"
+    );
+
+    // Allowed: the new CA joins the old one in the caBundle, then the Secret is created.
+    let api = async {
+        server
+            .answer_with(http::StatusCode::OK, |_| live.clone())
+            .await;
+        server.not_found().await;
+        let patch = server.respond(|s| json_patched(&live, &s.body)).await;
+        (patch, server.echo().await)
+    };
+    let (r, (patch, created)) = tokio::join!(reconcile_certificates(&ctx, &cfg, at + 60), api);
+    assert_eq!(
+        r.expect("pass"),
+        Outcome {
+            secret_written: true,
+            bundle_written: true
+        }
+    );
+    let union = assert_bundle_patch(&patch, "3", &[0]).remove(0);
+    assert_eq!(created.method, "POST");
+    let new = unb64(&created.body["data"]["ca.crt"]);
+    assert_ne!(new, old);
+    assert_eq!(cas(&union), cas(&b64(&format!("{new}{old}"))));
+
+    // The next pass (the Secret unchanged): the caBundle is exactly the Secret's CA.
+    let stored = stored_secret(&created, "11");
+    let extended = json_patched(&live, &patch.body).1;
+    let api = async {
+        server
+            .answer_with(http::StatusCode::OK, |_| extended.clone())
+            .await;
+        server
+            .answer_with(http::StatusCode::OK, |_| stored.clone())
+            .await;
+        server.respond(|s| json_patched(&extended, &s.body)).await
+    };
+    let (r, patch) = tokio::join!(reconcile_certificates(&ctx, &cfg, at + 120), api);
+    assert_eq!(
+        r.expect("pass"),
+        Outcome {
+            secret_written: false,
+            bundle_written: true
+        }
+    );
+    assert_eq!(
+        assert_bundle_patch(&patch, "4", &[0]),
+        [stored["data"]["ca.crt"].clone()]
+    );
+}
+
+#[tokio::test]
+async fn a_secret_of_another_type_is_an_error_naming_it_and_the_fix() {
+    use fips_operator::controller::certs::reconcile_certificates;
+    let (ctx, _w, mut server) = context();
+    let cfg = self_managed(Default::default());
+    let api = async {
+        server
+            .answer_with(http::StatusCode::OK, |_| webhook_configuration(None))
+            .await;
+        server
+            .answer_with(http::StatusCode::OK, |_| {
+                json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                       "metadata": {"name": "fips-operator-webhook-tls", "namespace": "fips-operator", "resourceVersion": "5"},
+                       "data": {"password": b64("hunter2")}})
+            })
+            .await;
+    };
+    let (r, ()) = tokio::join!(reconcile_certificates(&ctx, &cfg, now().as_second()), api);
+    let e = r.expect_err("wrong type").to_string();
+    for part in [
+        "Secret fips-operator/fips-operator-webhook-tls",
+        "type Opaque",
+        "kubernetes.io/tls",
+        "delete it",
+        "--cert-secret",
+    ] {
+        assert!(e.contains(part), "{part}: {e}");
+    }
+    assert!(tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        server.handle.next_request()
+    )
+    .await
+    .is_err());
+}
+
+#[test]
+fn self_managed_readiness_waits_for_a_loaded_serving_certificate() {
+    use fips_operator::controller::certs::ServingLoader;
+    use fips_operator::controller::server::Readiness;
+    use std::sync::atomic::Ordering;
+    fips_operator::install_crypto_provider();
+    let readiness = Readiness::new(2);
+    let ready = readiness.flag();
+    let serving = std::sync::Arc::new(fips_operator::webhook::server::SharedCert::default());
+    let mut loader = ServingLoader::new(
+        "Secret fips-operator/tls".into(),
+        serving,
+        readiness.clone(),
+    );
+    readiness.met(); // the caches synced
+    assert!(
+        !ready.load(Ordering::Acquire),
+        "no certificate yet: every handshake fails"
+    );
+
+    let secret = |data: Value| -> k8s_openapi::api::core::v1::Secret {
+        obj(
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls"}, "data": data}),
+        )
+    };
+    assert!(!loader.load(&secret(json!({}))).expect("nothing to load"));
+    assert!(!ready.load(Ordering::Acquire));
+    let e = loader
+        .load(&secret(
+            json!({"tls.crt": b64("garbage"), "tls.key": b64("garbage")}),
+        ))
+        .expect_err("unusable");
+    assert!(
+        e.to_string().contains("Secret fips-operator/tls tls.crt"),
+        "{e}"
+    );
+    assert!(!ready.load(Ordering::Acquire));
+
+    let data = fips_operator::webhook::certs::plan(
+        &Default::default(),
+        &["x.svc".to_string()],
+        now().as_second(),
+        &Default::default(),
+        &[],
+    )
+    .expect("plan")
+    .expect("certificates")
+    .data;
+    let tls = json!({"tls.crt": b64(&data["tls.crt"]), "tls.key": b64(&data["tls.key"])});
+    assert!(loader.load(&secret(tls.clone())).expect("loaded"));
+    assert!(ready.load(Ordering::Acquire));
+    assert!(loader.load(&secret(tls)).expect("loaded again"));
+    assert!(ready.load(Ordering::Acquire));
 }

@@ -330,9 +330,11 @@ async fn pending_reports_stale_versions_and_workload_templates_are_queued() {
         format!("reg.example/app@{d1}")
     );
 
-    // A pending report and a pod on the same image: one scan, with the pod's pull secrets.
+    // A pending report names no platform: it is scanned for each platform the nodes run
+    // (here arm64 only). A pod on the same image and platform: one scan, with the pod's pull
+    // secrets.
     let mut private = pod("apps", "private", "reg.example/app:1", &d1, Some("regcred"));
-    private["spec"]["nodeName"] = "nowhere".into();
+    private["spec"]["nodeName"] = "arm".into();
     put(&mut w.pods, private);
     let reqs = scan_requests(&ctx.stores, "linux/amd64", &Default::default());
     let pending: Vec<_> = reqs

@@ -1,7 +1,9 @@
 //! Self-managed webhook certificates over real TLS: the certificates `plan` makes at each
-//! step of a rotation are served by the real webhook server (as every replica loads them from
-//! the Secret), and a real client (curl, OpenSSL) that trusts the CA bundle published one step
-//! earlier — an API server that has not seen the latest caBundle yet — keeps succeeding.
+//! step of a rotation (told which CAs the live caBundle holds: the bundle of the step before)
+//! are served by the real webhook server (as every replica loads them from the Secret), and a
+//! real client (curl, OpenSSL) keeps succeeding whether it trusts the CA bundle published one
+//! step earlier (an API server that has not seen the latest caBundle yet) or the union the
+//! controller publishes before it writes the Secret, before and after replicas load it.
 
 mod support;
 
@@ -68,10 +70,33 @@ fn a_client_keeps_succeeding_across_serving_and_ca_rotations() {
     // Fresh, serving renewal, next CA published, next CA signs, previous CA expired.
     for at in [0, 41 * MIN, 121 * MIN, 135 * MIN, 181 * MIN] {
         let now = t0 + at;
-        let Some(plan) = certs::plan(&data, &names, now, &lifetimes()).expect("plan") else {
+        // What the API server trusts now: the bundle published at the step before.
+        let live = published.last().cloned().unwrap_or_default();
+        let trusted = certs::bundle_cas(&live);
+        if at == 135 * MIN {
+            // Long enough after it was made, but not in the live bundle (the step before
+            // never reached the configuration): the next CA does not sign.
+            let stale = certs::bundle_cas(&published[1]);
+            let held = certs::plan(&data, &names, now, &lifetimes(), &stale).expect("plan");
+            assert!(held.is_none(), "promoted unpublished: {held:?}");
+        }
+        let Some(plan) = certs::plan(&data, &names, now, &lifetimes(), &trusted).expect("plan")
+        else {
             panic!("nothing to do at +{}m: {data:?}", at / MIN);
         };
         steps.push(plan.reasons.join("; "));
+        let bundle = certs::ca_bundle(&plan.data);
+        // The controller publishes first what is live and what the Secret will hold, then
+        // writes the Secret: the certificate served before and the one served after are
+        // both trusted by that bundle.
+        let extended = certs::bundle_union(&live, &bundle);
+        if !live.is_empty() {
+            assert!(
+                client_succeeds(dir.path(), port, &extended),
+                "+{}m before the Secret changes",
+                at / MIN
+            );
+        }
         data = plan.data;
         // What every replica does when its watch sees the Secret.
         serving.set(
@@ -83,10 +108,14 @@ fn a_client_keeps_succeeding_across_serving_and_ca_rotations() {
             )
             .expect("usable certificate"),
         );
-        let bundle = certs::ca_bundle(&data);
-        if let Some(previous) = published.last() {
+        assert!(
+            client_succeeds(dir.path(), port, &extended),
+            "+{}m after the Secret changed",
+            at / MIN
+        );
+        if !live.is_empty() {
             assert!(
-                client_succeeds(dir.path(), port, previous),
+                client_succeeds(dir.path(), port, &live),
                 "a client trusting the bundle of the step before fails at +{}m ({})",
                 at / MIN,
                 steps.last().map(String::as_str).unwrap_or_default()

@@ -216,6 +216,7 @@ pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
         reports,
         registry,
         today,
+        platforms: Vec::new(),
     };
     let mut namespace_labels: HashMap<String, BTreeMap<String, String>> = HashMap::new();
     for o in objects.iter().filter(|o| o["kind"] == "Namespace") {

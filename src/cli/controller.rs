@@ -172,6 +172,7 @@ fn standalone(args: &ControllerArgs, runtime: &tokio::runtime::Runtime) -> anyho
             reports,
             registry,
             today,
+            platforms: Vec::new(),
         }),
         nodes: Vec::new(),
         namespaces: Default::default(),

@@ -90,6 +90,7 @@ pub fn admission_snapshot(
                 .collect(),
             registry: (*ctx.registry).clone(),
             today: super::status::today(now),
+            platforms: crate::webhook::node_platforms(&facts.nodes),
         }),
         nodes: facts.nodes,
         namespaces: facts
@@ -251,12 +252,12 @@ where
 }
 
 /// Self-managed certificates: every replica serves what the Secret holds, loaded as its
-/// watch sees it change (the lease holder writes it, see `certs`).
+/// watch sees it change (the lease holder writes it, see `certs`); `/ready` waits for the
+/// first one.
 fn spawn_cert_watch(
     secrets: Api<Secret>,
-    what: String,
     name: String,
-    serving: Arc<webhook_server::SharedCert>,
+    mut loader: certs::ServingLoader,
     changed: Arc<Notify>,
 ) -> tokio::task::JoinHandle<()> {
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
@@ -266,30 +267,17 @@ fn spawn_cert_watch(
         loop {
             match stream.try_next().await {
                 Ok(Some(secret)) => {
-                    let data = certs::secret_data(&secret);
-                    if let (Some(cert), Some(key)) = (
-                        data.get(crate::webhook::certs::TLS_CERT),
-                        data.get(crate::webhook::certs::TLS_KEY),
-                    ) {
-                        match webhook_server::certified_key(
-                            cert.as_bytes(),
-                            key.as_bytes(),
-                            &format!("{what} tls.crt"),
-                            &format!("{what} tls.key"),
-                        ) {
-                            Ok(ck) => {
-                                serving.set(ck);
-                                tracing::info!(secret = %what, "serving certificate loaded");
-                            }
-                            Err(e) => {
-                                tracing::warn!(error = %e, "keeping the serving certificate in use")
-                            }
+                    match loader.load(&secret) {
+                        Ok(true) => tracing::info!(secret = %name, "serving certificate loaded"),
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "keeping the serving certificate in use")
                         }
                     }
                     changed.notify_one();
                 }
                 Ok(None) => return,
-                Err(e) => tracing::warn!(secret = %what, error = %e, "watch error; retrying"),
+                Err(e) => tracing::warn!(secret = %name, error = %e, "watch error; retrying"),
             }
         }
     })
@@ -387,8 +375,18 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
     ];
 
     let ready = Arc::new(AtomicBool::new(false));
+    // `/ready`: the caches synced and, with self-managed certificates, one loaded.
+    let self_managed = matches!(
+        &opts.webhook,
+        Some(WebhookOptions {
+            certs: WebhookCerts::SelfManaged,
+            ..
+        })
+    );
+    let readiness = super::server::Readiness::new(1 + usize::from(self_managed));
     {
         let (stores, ready, changed) = (stores.clone(), ready.clone(), changed.clone());
+        let readiness = readiness.clone();
         watches.push(tokio::spawn(async move {
             let s = &stores;
             let all = [
@@ -407,6 +405,7 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
             ];
             if all.iter().all(Result::is_ok) {
                 ready.store(true, Ordering::Release);
+                readiness.met();
                 tracing::info!("caches synced; ready");
                 // The first pass, whatever the watches do next.
                 changed.notify_one();
@@ -423,7 +422,7 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
         listener,
         Health {
             metrics: ctx.metrics.clone(),
-            ready: ready.clone(),
+            ready: readiness.flag(),
         },
         {
             let s = shutdown.clone();
@@ -457,9 +456,12 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
                     let serving = Arc::new(webhook_server::SharedCert::default());
                     watches.push(spawn_cert_watch(
                         Api::namespaced(client.clone(), ns),
-                        format!("Secret {ns}/{}", cfg.secret),
                         cfg.secret.clone(),
-                        serving.clone(),
+                        certs::ServingLoader::new(
+                            format!("Secret {ns}/{}", cfg.secret),
+                            serving.clone(),
+                            readiness.clone(),
+                        ),
                         changed.clone(),
                     ));
                     watches.push(spawn_poke(

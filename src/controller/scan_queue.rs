@@ -105,6 +105,9 @@ pub fn scan_requests(
             ))
         })
         .collect();
+    let mut node_platforms: Vec<String> = platforms.values().cloned().collect();
+    node_platforms.sort();
+    node_platforms.dedup();
     let mut out: Vec<ScanRequest> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut add = |req: ScanRequest| {
@@ -131,16 +134,17 @@ pub fn scan_requests(
         let stale = r.status.as_ref().is_some_and(|s| {
             s.phase != ImagePhase::Pending && s.scanner_version != SCANNER_VERSION
         });
-        let platform = r
-            .status
-            .as_ref()
-            .and_then(|s| s.platform.clone())
-            .unwrap_or_else(|| default_platform.to_string());
-        // A pending index digest is answered by its platform's report (named by the platform
-        // manifest's digest, listing the index): not scanned again.
-        if !(pending || stale) || done.contains(&r.spec.digest, &platform) {
+        if !(pending || stale) {
             continue;
         }
+        // The platform it names, else every platform the cluster's nodes run (an index digest
+        // gets a report per platform); a platform already answered (by a report named after
+        // the platform manifest's digest, listing the index) is not scanned again.
+        let wanted: Vec<String> = match r.status.as_ref().and_then(|s| s.platform.clone()) {
+            Some(p) => vec![p],
+            None if node_platforms.is_empty() => vec![default_platform.to_string()],
+            None => node_platforms.clone(),
+        };
         let images: BTreeSet<String> = r
             .status
             .as_ref()
@@ -150,16 +154,21 @@ pub fn scan_requests(
             tracing::warn!(report = %r.name_any(), "pending FipsImageReport names no image reference: cannot pull it");
             continue;
         };
-        add(ScanRequest {
-            key: format!("{} {platform}", r.spec.digest),
-            reference: format!("{}@{}", repository(first), r.spec.digest),
-            digest: Some(r.spec.digest.clone()),
-            images: images.clone(),
-            namespace: None,
-            pull_secrets: Vec::new(),
-            service_account: None,
-            platform,
-        });
+        for platform in wanted {
+            if done.contains(&r.spec.digest, &platform) {
+                continue;
+            }
+            add(ScanRequest {
+                key: format!("{} {platform}", r.spec.digest),
+                reference: format!("{}@{}", repository(first), r.spec.digest),
+                digest: Some(r.spec.digest.clone()),
+                images: images.clone(),
+                namespace: None,
+                pull_secrets: Vec::new(),
+                service_account: None,
+                platform,
+            });
+        }
     }
 
     let mut consider =

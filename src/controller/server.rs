@@ -1,9 +1,10 @@
 //! The controller's plain-HTTP endpoints: `/metrics`, `/live` (the process answers) and
-//! `/ready` (caches synced). The admission webhook is served elsewhere, over TLS.
+//! `/ready` (caches synced and, with self-managed certificates, a serving certificate loaded:
+//! see [`Readiness`]). The admission webhook is served elsewhere, over TLS.
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use http_body_util::Full;
@@ -20,8 +21,43 @@ use super::metrics::Metrics;
 #[derive(Clone)]
 pub struct Health {
     pub metrics: Arc<Metrics>,
-    /// True once every cache has listed its objects.
+    /// True once every cache has listed its objects (and, with self-managed certificates, a
+    /// serving certificate is loaded: see [`Readiness`]).
     pub ready: Arc<AtomicBool>,
+}
+
+/// A readiness flag made of conditions that each turn true once and stay so: the caches
+/// synced and, when the webhook serves self-managed certificates, a serving certificate
+/// loaded (until then every TLS handshake fails). The flag turns true with the last one.
+#[derive(Clone)]
+pub struct Readiness {
+    flag: Arc<AtomicBool>,
+    left: Arc<AtomicUsize>,
+}
+
+impl Readiness {
+    /// `conditions` conditions, none met yet (none: ready at once).
+    pub fn new(conditions: usize) -> Readiness {
+        Readiness {
+            flag: Arc::new(AtomicBool::new(conditions == 0)),
+            left: Arc::new(AtomicUsize::new(conditions)),
+        }
+    }
+
+    /// The flag to report ([`Health::ready`]).
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.flag.clone()
+    }
+
+    /// One condition met: call it once per condition.
+    pub fn met(&self) {
+        let left = self
+            .left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        if left == Ok(1) {
+            self.flag.store(true, Ordering::Release);
+        }
+    }
 }
 
 /// The answer for one request: status, content type, body.
@@ -47,7 +83,9 @@ pub fn route(method: &Method, path: &str, health: &Health) -> (StatusCode, &'sta
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "text/plain",
-                    "caches not synced yet\n".into(),
+                    "not ready: caches not synced yet, or (self-managed certificates) no \
+                     serving certificate loaded yet\n"
+                        .into(),
                 )
             }
         }
@@ -103,5 +141,42 @@ pub async fn serve(listener: TcpListener, health: Health, stop: impl Future<Outp
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
     while Arc::strong_count(&connections) > 1 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[cfg(test)]
+mod readiness_tests {
+    use super::*;
+
+    #[test]
+    fn ready_once_every_condition_is_met() {
+        let r = Readiness::new(2);
+        let flag = r.flag();
+        assert!(!flag.load(Ordering::Acquire));
+        r.met();
+        assert!(
+            !flag.load(Ordering::Acquire),
+            "caches synced, no certificate yet"
+        );
+        r.clone().met();
+        assert!(flag.load(Ordering::Acquire));
+        r.met();
+        assert!(flag.load(Ordering::Acquire), "stays ready");
+        assert!(Readiness::new(0).flag().load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn not_ready_is_a_503_saying_why() {
+        let r = Readiness::new(2);
+        let health = Health {
+            metrics: Arc::new(Metrics::default()),
+            ready: r.flag(),
+        };
+        r.met();
+        let (status, _, body) = route(&Method::GET, "/ready", &health);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("no serving certificate loaded"), "{body}");
+        r.met();
+        assert_eq!(route(&Method::GET, "/ready", &health).0, StatusCode::OK);
     }
 }

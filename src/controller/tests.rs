@@ -495,12 +495,36 @@ fn a_pending_index_request_answered_by_its_platform_report_decides_nothing() {
         reports: vec![(*pending).clone(), (*answer).clone()],
         registry: registry.clone(),
         today,
+        platforms: Vec::new(),
     };
     use crate::policy::admission::{ImageKnowledge, ImageVerdicts};
     assert_eq!(
         verdicts.lookup("reg.example/app:1@sha256:index", ImagePolicy::default()),
         ImageKnowledge::Compliant
     );
+
+    // A cluster with arm64 nodes too: the index is not judged for them yet, so it is not
+    // compliant, and the pending request is scanned for arm64 only.
+    let two = crate::webhook::ReportVerdicts {
+        platforms: vec!["linux/amd64".into(), "linux/arm64".into()],
+        ..verdicts
+    };
+    assert_eq!(
+        two.lookup("reg.example/app:1@sha256:index", ImagePolicy::default()),
+        ImageKnowledge::NotJudged
+    );
+    for (name, arch) in [("n1", "amd64"), ("n2", "arm64")] {
+        w.nodes
+            .apply_watcher_event(&kube::runtime::watcher::Event::Apply(from(json!({
+            "apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            "status": {"nodeInfo": {"operatingSystem": "linux", "architecture": arch,
+                "machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": "",
+                "osImage": "", "containerRuntimeVersion": "", "kubeletVersion": "",
+                "kubeProxyVersion": ""}}}))));
+    }
+    let requests = super::scan_queue::scan_requests(&stores, "linux/amd64", &Default::default());
+    let platforms: Vec<&str> = requests.iter().map(|r| r.platform.as_str()).collect();
+    assert_eq!(platforms, ["linux/arm64"], "{requests:?}");
 }
 
 #[test]

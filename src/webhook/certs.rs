@@ -2,17 +2,23 @@
 //! ECDSA P-256 with SHA-256; never SHA-1), kept as PEM in one Secret and rotated before they
 //! expire, with an overlap so that a client never meets a certificate its trust bundle lacks.
 //!
-//! Pure: the controller reads the Secret, asks [`plan`] what it should hold at `now`, writes
-//! that back, and publishes [`ca_bundle`] in its ValidatingWebhookConfiguration.
+//! Pure: the controller reads the Secret and the caBundles the ValidatingWebhookConfiguration
+//! holds now, asks [`plan`] what the Secret should hold at `now`, publishes [`ca_bundle`]
+//! (first [`bundle_union`] with what is live, when the Secret is about to change) and then
+//! writes the Secret: no replica ever serves a certificate whose CA is not published.
 //!
 //! Rotation, each step at least one pass apart:
 //! 1. the serving certificate is re-issued by the same CA when a third of its life is left
-//!    (or its names, key or issuer are wrong): the bundle does not change;
+//!    (or its names, key, issuer or validity are wrong): the bundle does not change;
 //! 2. when a third of the CA's life is left, a next CA is created and published in the bundle
 //!    beside the current one, but signs nothing yet;
-//! 3. once the next CA has been published for [`Lifetimes::publish_before_use`], it becomes
-//!    the CA and signs a new serving certificate; the old CA stays in the bundle
-//!    (`previous-ca.crt`) until it expires.
+//! 3. once the next CA is in the live caBundle of every webhook (`published`), and at least
+//!    [`Lifetimes::publish_before_use`] after it was made, it becomes the CA and signs a new
+//!    serving certificate; the old CA stays in the bundle (`previous-ca.crt`) until it expires.
+//!
+//! A CA that cannot sign any more (unparseable, expired, its key lost) is replaced by the
+//! next CA when there is a usable one, else by a new CA; a CA certificate still valid stays
+//! published as the previous CA.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -31,6 +37,16 @@ pub const NEXT_CA_KEY: &str = "next-ca.key";
 pub const PREVIOUS_CA_CERT: &str = "previous-ca.crt";
 pub const TLS_CERT: &str = "tls.crt";
 pub const TLS_KEY: &str = "tls.key";
+/// Every key of the Secret that [`plan`] manages (others are left as they are).
+pub const KEYS: [&str; 7] = [
+    CA_CERT,
+    CA_KEY,
+    NEXT_CA_CERT,
+    NEXT_CA_KEY,
+    PREVIOUS_CA_CERT,
+    TLS_CERT,
+    TLS_KEY,
+];
 
 /// The Secret's contents: key → PEM text.
 pub type CertData = BTreeMap<String, String>;
@@ -92,9 +108,88 @@ impl Parsed {
             .expect("parsed before")
     }
 
-    fn life_left_below(&self, now: i64, fraction_of: Duration) -> bool {
-        self.not_after - now < (fraction_of.as_secs() / 3) as i64
+    /// Whether a third or less of its life is left: of its own life as issued (a serving
+    /// certificate cut short by its CA's end has a shorter one), or of `configured` when that
+    /// is shorter (the lifetime was lowered since).
+    fn life_left_below_a_third(&self, now: i64, configured: Duration) -> bool {
+        let own = (self.not_after - self.not_before).max(0);
+        let life = own.min(i64::try_from(configured.as_secs()).unwrap_or(i64::MAX));
+        self.not_after - now < life / 3
     }
+}
+
+/// The DER of each certificate in a PEM bundle; what does not parse is left out.
+fn bundle_ders(bundle: &str) -> Vec<Vec<u8>> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    CertificateDer::pem_slice_iter(bundle.as_bytes())
+        .map_while(Result::ok)
+        .map(|der| der.to_vec())
+        .filter(|der| X509Certificate::from_der(der).is_ok())
+        .collect()
+}
+
+fn pem_of(der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+/// The certificates of a caBundle as published (one PEM each); what does not parse is left
+/// out.
+pub fn bundle_cas(bundle: &str) -> Vec<String> {
+    bundle_ders(bundle).iter().map(|d| pem_of(d)).collect()
+}
+
+/// The CAs that every one of `bundles` (the live caBundle of each webhook) contains: what
+/// [`plan`] may count as published. None when there is no bundle at all.
+pub fn published_in_all(bundles: &[&str]) -> Vec<String> {
+    let Some((first, rest)) = bundles.split_first() else {
+        return Vec::new();
+    };
+    let rest: Vec<Vec<Vec<u8>>> = rest.iter().map(|b| bundle_ders(b)).collect();
+    bundle_ders(first)
+        .into_iter()
+        .filter(|der| rest.iter().all(|r| r.contains(der)))
+        .map(|der| pem_of(&der))
+        .collect()
+}
+
+/// Whether every certificate of the bundle `wanted` is in the bundle `live`.
+pub fn bundle_contains(live: &str, wanted: &str) -> bool {
+    let live = bundle_ders(live);
+    bundle_ders(wanted).iter().all(|d| live.contains(d))
+}
+
+/// `wanted`, then each certificate of `live` that `wanted` lacks: what a webhook publishes
+/// while the Secret changes, so that both the certificates replicas serve now and those they
+/// serve next are trusted.
+pub fn bundle_union(live: &str, wanted: &str) -> String {
+    let mut out = wanted.to_string();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    let mut seen = bundle_ders(wanted);
+    for der in bundle_ders(live) {
+        if !seen.contains(&der) {
+            out.push_str(&pem_of(&der));
+            seen.push(der);
+        }
+    }
+    out
+}
+
+/// Whether `pem` (one certificate) is among `published`.
+pub fn is_published(published: &[String], pem: &str) -> bool {
+    let Some(der) = bundle_ders(pem).into_iter().next() else {
+        return false;
+    };
+    published.iter().any(|p| bundle_ders(p).contains(&der))
 }
 
 /// A CA certificate and its key, usable for signing.
@@ -106,8 +201,11 @@ struct Ca {
 
 impl Ca {
     fn load(data: &CertData, cert: &str, key: &str, now: i64) -> Result<Option<Ca>, String> {
-        let (Some(cert_pem), Some(key_pem)) = (data.get(cert), data.get(key)) else {
-            return Ok(None);
+        let (cert_pem, key_pem) = match (data.get(cert), data.get(key)) {
+            (Some(c), Some(k)) => (c, k),
+            (None, None) => return Ok(None),
+            (Some(_), None) => return Err(format!("{key} is missing")),
+            (None, Some(_)) => return Err(format!("{cert} is missing")),
         };
         let parsed = Parsed::from_pem(cert_pem).map_err(|e| format!("{cert}: {e}"))?;
         let key_pair = KeyPair::from_pem(key_pem).map_err(|e| format!("{key}: {e}"))?;
@@ -150,6 +248,11 @@ impl Ca {
         })
     }
 
+    /// When a serving certificate issued now would end: never past the CA's own end.
+    fn serving_end(&self, now: i64, life: &Lifetimes) -> i64 {
+        (now + life.serving.as_secs() as i64).min(self.parsed.not_after)
+    }
+
     /// A serving certificate for `dns_names`, signed by this CA: (cert PEM, key PEM).
     fn issue(
         &self,
@@ -171,9 +274,8 @@ impl Ca {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         // Never past the CA's own end.
-        let ca_left = Duration::from_secs((self.parsed.not_after - now).max(0) as u64);
-        (params.not_before, params.not_after) =
-            validity(now, life.serving.min(ca_left), life.backdate)?;
+        let left = Duration::from_secs((self.serving_end(now, life) - now).max(0) as u64);
+        (params.not_before, params.not_after) = validity(now, left, life.backdate)?;
         let cert = params.signed_by(&key, &issuer).map_err(|e| e.to_string())?;
         Ok((cert.pem(), key.serialize_pem()))
     }
@@ -200,6 +302,12 @@ fn validity(
 fn date(secs: i64) -> String {
     OffsetDateTime::from_unix_timestamp(secs)
         .map(|t| t.date().to_string())
+        .unwrap_or_default()
+}
+
+fn time_of(secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(secs)
+        .map(|t| format!("{} {} UTC", t.date(), t.time()))
         .unwrap_or_default()
 }
 
@@ -250,7 +358,17 @@ fn serving_problem(
             "the serving certificate names {names:?}, not {wanted:?}"
         ));
     }
-    if parsed.life_left_below(now, life.serving) {
+    if parsed.not_before > now {
+        return Some(format!(
+            "the serving certificate is not valid before {} (a clock ahead?)",
+            time_of(parsed.not_before)
+        ));
+    }
+    // Due, and one issued now would last longer (else re-issuing gains nothing, and would
+    // happen again on every pass).
+    if parsed.life_left_below_a_third(now, life.serving)
+        && ca.serving_end(now, life) > parsed.not_after
+    {
         return Some(format!(
             "the serving certificate expires on {}",
             date(parsed.not_after)
@@ -260,13 +378,18 @@ fn serving_problem(
 }
 
 /// What the Secret should hold at `now` (unix seconds) for a webhook reached at `dns_names`;
-/// `None` when it already does. A Secret that cannot be used (unparseable, expired, a key
-/// that does not match) is started afresh, and the reason says so.
+/// `None` when it already does. `published`: the CA certificates (PEM) that the live caBundle
+/// of every webhook contains (see [`published_in_all`]; none when the configuration is
+/// missing): a next CA signs only once it is among them.
+///
+/// A CA that cannot be used (unparseable, expired, a key that does not match) is replaced by
+/// the next CA when that one is usable, else by a new CA; the reason says so.
 pub fn plan(
     current: &CertData,
     dns_names: &[String],
     now: i64,
     life: &Lifetimes,
+    published: &[String],
 ) -> Result<Option<Plan>, String> {
     let mut data = current.clone();
     let mut reasons = Vec::new();
@@ -274,26 +397,54 @@ pub fn plan(
     let mut ca = match Ca::load(&data, CA_CERT, CA_KEY, now) {
         Ok(Some(ca)) => ca,
         other => {
-            reasons.push(match other {
-                Err(e) => format!("new CA: {e}"),
-                _ => "new CA: none yet".into(),
-            });
-            data.clear();
-            let ca = Ca::generate(now, life)?;
+            let why = match other {
+                Err(e) => e,
+                _ => "none yet".into(),
+            };
+            // A CA certificate still valid (its key lost or wrong) may have signed what the
+            // replicas serve now: it stays published as the previous CA.
+            let old = data
+                .get(CA_CERT)
+                .filter(|pem| Parsed::from_pem(pem).is_ok_and(|p| p.not_after > now))
+                .cloned();
+            data.remove(CA_CERT);
+            data.remove(CA_KEY);
+            let ca = match Ca::load(&data, NEXT_CA_CERT, NEXT_CA_KEY, now) {
+                Ok(Some(next)) => {
+                    reasons.push(format!("the next CA signs now: {why}"));
+                    data.remove(NEXT_CA_CERT);
+                    data.remove(NEXT_CA_KEY);
+                    next
+                }
+                next => {
+                    reasons.push(format!("new CA: {why}"));
+                    if let Err(e) = next {
+                        reasons.push(format!("next CA dropped: {e}"));
+                        data.remove(NEXT_CA_CERT);
+                        data.remove(NEXT_CA_KEY);
+                    }
+                    Ca::generate(now, life)?
+                }
+            };
+            if let Some(old) = old {
+                data.insert(PREVIOUS_CA_CERT.into(), old);
+            }
             data.insert(CA_CERT.into(), ca.cert_pem.clone());
             data.insert(CA_KEY.into(), ca.key_pem.clone());
             ca
         }
     };
 
-    // Step 3: a next CA published long enough takes over.
+    // Step 3: a next CA that every webhook trusts, made long enough ago, takes over.
     match Ca::load(&data, NEXT_CA_CERT, NEXT_CA_KEY, now) {
         Ok(Some(next)) => {
-            let published = next.parsed.not_before + life.backdate.as_secs() as i64;
-            if now - published >= life.publish_before_use.as_secs() as i64 {
+            let made = next.parsed.not_before + life.backdate.as_secs() as i64;
+            if now - made >= life.publish_before_use.as_secs() as i64
+                && is_published(published, &next.cert_pem)
+            {
                 reasons.push(format!(
-                    "the next CA (published since {}) now signs",
-                    date(published)
+                    "the next CA (made on {}, published) now signs",
+                    date(made)
                 ));
                 data.insert(PREVIOUS_CA_CERT.into(), ca.cert_pem.clone());
                 data.insert(CA_CERT.into(), next.cert_pem.clone());
@@ -304,8 +455,11 @@ pub fn plan(
             }
         }
         Ok(None) => {
-            // Step 2: publish the next CA well before the current one runs out.
-            if ca.parsed.life_left_below(now, life.ca) {
+            // Step 2: publish the next CA well before the current one runs out (and only if
+            // a CA made now would outlive it).
+            if ca.parsed.life_left_below_a_third(now, life.ca)
+                && now + life.ca.as_secs() as i64 > ca.parsed.not_after
+            {
                 reasons.push(format!(
                     "the CA expires on {}: next CA published",
                     date(ca.parsed.not_after)
