@@ -232,52 +232,32 @@ where
 
 fn keep<K>(_: &mut K) {}
 
-/// Pokes `changed` on every event of the one object `name` (no cache: the reconciler reads it).
-fn spawn_poke<K>(api: Api<K>, name: &str, changed: Arc<Notify>) -> tokio::task::JoinHandle<()>
+/// Watches the one object `name`: `on_object` sees it at every event (deletions included),
+/// then `changed` is poked (no cache: the reconcilers read what they need).
+fn spawn_named_watch<K>(
+    api: Api<K>,
+    name: &str,
+    mut on_object: impl FnMut(&K) + Send + 'static,
+    changed: Arc<Notify>,
+) -> tokio::task::JoinHandle<()>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let name = name.to_string();
     tokio::spawn(async move {
         let stream = watcher(api, config).default_backoff().touched_objects();
         futures::pin_mut!(stream);
         loop {
             match stream.try_next().await {
-                Ok(Some(_)) => changed.notify_one(),
-                Ok(None) => return,
-                Err(e) => tracing::warn!(kind = %K::kind(&()), error = %e, "watch error; retrying"),
-            }
-        }
-    })
-}
-
-/// Self-managed certificates: every replica serves what the Secret holds, loaded as its
-/// watch sees it change (the lease holder writes it, see `certs`); `/ready` waits for the
-/// first one.
-fn spawn_cert_watch(
-    secrets: Api<Secret>,
-    name: String,
-    mut loader: certs::ServingLoader,
-    changed: Arc<Notify>,
-) -> tokio::task::JoinHandle<()> {
-    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    tokio::spawn(async move {
-        let stream = watcher(secrets, config).default_backoff().touched_objects();
-        futures::pin_mut!(stream);
-        loop {
-            match stream.try_next().await {
-                Ok(Some(secret)) => {
-                    match loader.load(&secret) {
-                        Ok(true) => tracing::info!(secret = %name, "serving certificate loaded"),
-                        Ok(false) => {}
-                        Err(e) => {
-                            tracing::warn!(error = %e, "keeping the serving certificate in use")
-                        }
-                    }
+                Ok(Some(object)) => {
+                    on_object(&object);
                     changed.notify_one();
                 }
                 Ok(None) => return,
-                Err(e) => tracing::warn!(secret = %name, error = %e, "watch error; retrying"),
+                Err(e) => {
+                    tracing::warn!(kind = %K::kind(&()), %name, error = %e, "watch error; retrying")
+                }
             }
         }
     })
@@ -454,19 +434,30 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
                         .context("self-managed certificates without their settings")?;
                     let ns = &ctx.settings.namespace;
                     let serving = Arc::new(webhook_server::SharedCert::default());
-                    watches.push(spawn_cert_watch(
-                        Api::namespaced(client.clone(), ns),
-                        cfg.secret.clone(),
-                        certs::ServingLoader::new(
-                            format!("Secret {ns}/{}", cfg.secret),
-                            serving.clone(),
-                            readiness.clone(),
-                        ),
+                    // Every replica serves what the Secret holds, loaded as its watch sees
+                    // it change (the lease holder writes it); `/ready` waits for the first.
+                    let what = format!("Secret {ns}/{}", cfg.secret);
+                    let mut loader =
+                        certs::ServingLoader::new(what.clone(), serving.clone(), readiness.clone());
+                    watches.push(spawn_named_watch(
+                        Api::<Secret>::namespaced(client.clone(), ns),
+                        &cfg.secret,
+                        move |secret| match loader.load(secret) {
+                            Ok(true) => {
+                                tracing::info!(secret = %what, "serving certificate loaded")
+                            }
+                            Ok(false) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "keeping the serving certificate in use")
+                            }
+                        },
                         changed.clone(),
                     ));
-                    watches.push(spawn_poke(
+                    // A reset caBundle (helm upgrade) starts a pass that writes it again.
+                    watches.push(spawn_named_watch(
                         Api::<ValidatingWebhookConfiguration>::all(client.clone()),
                         &cfg.webhook_config,
+                        |_| {},
                         changed.clone(),
                     ));
                     serving
