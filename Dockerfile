@@ -1,7 +1,7 @@
 # The fips-operator image: one binary for every role (DESIGN §2), nothing else.
 #
-#   docker build --build-arg FLAVOR=fips -t fips-operator:0.1.0 .   # the FIPS build (DESIGN §8)
-#   docker build -t fips-operator:dev .                             # the plain build (development)
+#   docker build -t fips-operator:0.1.0 .                            # the FIPS build (DESIGN §8)
+#   docker build --build-arg FLAVOR=plain -t fips-operator:dev .    # the plain build (development)
 #
 # The build step is the command the tests run (scripts/build-fips.sh), and the FIPS image
 # refuses to finish unless its own binary scans as fips-capable on aws-lc-fips. The binary is

@@ -369,8 +369,25 @@ fn values_reach_the_controller() {
         "webhook.configurationName=fips-gate",
         "--set",
         "extraArgs={--insecure-registry,reg.local:5000}",
+        "--set",
+        "imagePullSecrets[0].name=regcred",
     ]);
     let (d, c) = controller(&docs);
+    // The pull secret reaches the controller's pods and the probe's (by its ServiceAccount).
+    let pod = d
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("pod");
+    assert_eq!(
+        pod.image_pull_secrets.as_ref().map(|p| p[0].name.as_str()),
+        Some("regcred")
+    );
+    let probe_sa = find(&docs, "ServiceAccount", "fips-operator-probe");
+    assert_eq!(
+        probe_sa["imagePullSecrets"][0]["name"], "regcred",
+        "{probe_sa:#}"
+    );
     assert_eq!(d.spec.as_ref().and_then(|s| s.replicas), Some(3));
     let image = "ghcr.io/fips-operator/fips-operator:9.9.9";
     assert_eq!(c.image.as_deref(), Some(image));

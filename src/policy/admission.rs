@@ -122,7 +122,9 @@ fn containers(spec: &PodSpec) -> Vec<(&'static str, &str, &str)> {
 const FIX_IMAGE: &str =
     "rebuild it with a validated module (Go: GOFIPS140=v1.0.0-c2097c7c; C/C++: \
     OpenSSL 3 with its FIPS provider activated in the image; Rust: aws-lc-rs with the fips \
-    feature) or use a FIPS base image, or exempt it in the policy's images.exempt";
+    feature) or use a FIPS base image, or exempt it in the policy's images.exempt (a module \
+    the policy refuses as in process or historical: acceptInProcessModules, \
+    acceptHistoricalModules)";
 
 /// The decision for `subject` under every policy that selects its namespace; the strictest
 /// mode wins.
