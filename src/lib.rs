@@ -59,9 +59,11 @@ pub fn fips_self_check() -> Result<&'static str, String> {
     aws_lc_rs::try_fips_mode().map_err(|e| {
         format!("the AWS-LC FIPS module is not in FIPS mode ({e}); refusing to start")
     })?;
-    let provider = crypto_provider();
-    if !provider.fips() {
-        return Err("the rustls provider is not FIPS-approved; refusing to start".into());
+    // The provider every TLS connection of the process will use: the installed default.
+    install_crypto_provider();
+    let fips = rustls::crypto::CryptoProvider::get_default().is_some_and(|p| p.fips());
+    if !fips {
+        return Err("the installed rustls provider is not FIPS-approved; refusing to start".into());
     }
     Ok("FIPS build: AWS-LC FIPS module in FIPS mode, TLS key exchange P-256/P-384 only")
 }
