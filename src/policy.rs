@@ -125,3 +125,17 @@ fn first_problem(b: &BinaryVerdict) -> &str {
 
 #[cfg(test)]
 mod tests;
+
+/// The policy the unit tests start from: `mode`, every namespace but kube-system, every node,
+/// label action, default image rules.
+#[cfg(test)]
+pub(crate) fn test_spec(mode: crate::api::Mode) -> crate::api::FipsPolicySpec {
+    crate::api::FipsPolicySpec {
+        mode,
+        namespace_selector: None,
+        excluded_namespaces: vec!["kube-system".into()],
+        node_selector: None,
+        node_action: crate::api::NodeAction::Label,
+        images: crate::api::ImagesSpec::default(),
+    }
+}

@@ -831,9 +831,7 @@ async fn self_managed_certificates_are_created_published_and_kept_published() {
     // configuration.
     let vwc0 = webhook_configuration(None);
     let api = async {
-        let vwc = server
-            .answer_with(http::StatusCode::OK, |_| vwc0.clone())
-            .await;
+        let vwc = server.ok(&vwc0).await;
         let secret = server.not_found().await;
         let patch = server.respond(|s| json_patched(&vwc0, &s.body)).await;
         let created = server.echo().await;
@@ -881,12 +879,8 @@ async fn self_managed_certificates_are_created_published_and_kept_published() {
     let published = json_patched(&vwc0, &patch.body).1;
     assert_eq!(published["webhooks"][0]["clientConfig"]["caBundle"], bundle);
     let api = async {
-        server
-            .answer_with(http::StatusCode::OK, |_| published.clone())
-            .await;
-        server
-            .answer_with(http::StatusCode::OK, |_| stored.clone())
-            .await;
+        server.ok(&published).await;
+        server.ok(&stored).await;
     };
     let (r, ()) =
         quiet(async { tokio::join!(reconcile_certificates(&ctx, &cfg, at + 60), api) }).await;
@@ -903,12 +897,8 @@ async fn self_managed_certificates_are_created_published_and_kept_published() {
         .expect("webhooks")
         .push(second);
     let api = async {
-        server
-            .answer_with(http::StatusCode::OK, |_| reset.clone())
-            .await;
-        server
-            .answer_with(http::StatusCode::OK, |_| stored.clone())
-            .await;
+        server.ok(&reset).await;
+        server.ok(&stored).await;
         server.respond(|s| json_patched(&reset, &s.body)).await
     };
     let (r, patch) = tokio::join!(reconcile_certificates(&ctx, &cfg, at + 120), api);
@@ -929,12 +919,8 @@ async fn self_managed_certificates_are_created_published_and_kept_published() {
     let mut moved = reset.clone();
     moved["metadata"]["resourceVersion"] = json!("21");
     let api = async {
-        server
-            .answer_with(http::StatusCode::OK, |_| reset.clone())
-            .await;
-        server
-            .answer_with(http::StatusCode::OK, |_| stored.clone())
-            .await;
+        server.ok(&reset).await;
+        server.ok(&stored).await;
         server.respond(|s| json_patched(&moved, &s.body)).await
     };
     let (r, _) = tokio::join!(reconcile_certificates(&ctx, &cfg, at + 150), api);
@@ -947,9 +933,7 @@ async fn self_managed_certificates_are_created_published_and_kept_published() {
     // No configuration at all: said, naming it and the fix; the Secret is left alone.
     let api = async {
         server.not_found().await;
-        server
-            .answer_with(http::StatusCode::OK, |_| stored.clone())
-            .await;
+        server.ok(&stored).await;
     };
     let (r, ()) = tokio::join!(reconcile_certificates(&ctx, &cfg, at + 180), api);
     let e = r.expect_err("no configuration").to_string();
@@ -982,9 +966,7 @@ async fn self_managed_rotation_follows_the_live_bundle_and_publishes_before_the_
     // A Secret made at `at`, others' metadata on it, and its CA published.
     let vwc0 = webhook_configuration(None);
     let api = async {
-        server
-            .answer_with(http::StatusCode::OK, |_| vwc0.clone())
-            .await;
+        server.ok(&vwc0).await;
         server.not_found().await;
         let patch = server.respond(|s| json_patched(&vwc0, &s.body)).await;
         (patch, server.echo().await)
@@ -1007,12 +989,8 @@ async fn self_managed_rotation_follows_the_live_bundle_and_publishes_before_the_
     // beside the current one, then into the Secret (others' metadata and keys kept).
     let t2 = at + 20 * DAY + 60;
     let api = async {
-        server
-            .answer_with(http::StatusCode::OK, |_| live.clone())
-            .await;
-        server
-            .answer_with(http::StatusCode::OK, |_| stored.clone())
-            .await;
+        server.ok(&live).await;
+        server.ok(&stored).await;
         let patch = server.respond(|s| json_patched(&live, &s.body)).await;
         (patch, server.echo().await)
     };
@@ -1053,12 +1031,8 @@ async fn self_managed_rotation_follows_the_live_bundle_and_publishes_before_the_
     reset["metadata"]["resourceVersion"] = json!("30");
     let t3 = t2 + 3 * 3600;
     let api = async {
-        server
-            .answer_with(http::StatusCode::OK, |_| reset.clone())
-            .await;
-        server
-            .answer_with(http::StatusCode::OK, |_| with_next.clone())
-            .await;
+        server.ok(&reset).await;
+        server.ok(&with_next).await;
         server.respond(|s| json_patched(&reset, &s.body)).await
     };
     let (r, patch) = tokio::join!(reconcile_certificates(&ctx, &cfg, t3), api);
@@ -1077,9 +1051,7 @@ async fn self_managed_rotation_follows_the_live_bundle_and_publishes_before_the_
     // No configuration: nothing can be published, so nothing is promoted.
     let api = async {
         server.not_found().await;
-        server
-            .answer_with(http::StatusCode::OK, |_| with_next.clone())
-            .await;
+        server.ok(&with_next).await;
     };
     let (r, ()) = tokio::join!(reconcile_certificates(&ctx, &cfg, t3 + 60), api);
     r.expect_err("no configuration");
@@ -1087,12 +1059,8 @@ async fn self_managed_rotation_follows_the_live_bundle_and_publishes_before_the_
     // Every webhook has the next CA: it signs; the caBundle has what the Secret publishes
     // already (the next CA and the old one as previous), so only the Secret is written.
     let api = async {
-        server
-            .answer_with(http::StatusCode::OK, |_| published_both.clone())
-            .await;
-        server
-            .answer_with(http::StatusCode::OK, |_| with_next.clone())
-            .await;
+        server.ok(&published_both).await;
+        server.ok(&with_next).await;
         server.echo().await
     };
     let (r, put) = tokio::join!(reconcile_certificates(&ctx, &cfg, t3 + 120), api);
@@ -1138,9 +1106,7 @@ async fn a_new_signer_is_published_before_the_secret_and_old_cas_leave_a_pass_la
 
     // The caBundle refuses the write: the Secret waits (its signer would not be trusted).
     let api = async {
-        server
-            .answer_with(http::StatusCode::OK, |_| live.clone())
-            .await;
+        server.ok(&live).await;
         server.not_found().await;
         server
             .answer_with(http::StatusCode::FORBIDDEN, |_| {
@@ -1164,9 +1130,7 @@ async fn a_new_signer_is_published_before_the_secret_and_old_cas_leave_a_pass_la
 
     // Allowed: the new CA joins the old one in the caBundle, then the Secret is created.
     let api = async {
-        server
-            .answer_with(http::StatusCode::OK, |_| live.clone())
-            .await;
+        server.ok(&live).await;
         server.not_found().await;
         let patch = server.respond(|s| json_patched(&live, &s.body)).await;
         (patch, server.echo().await)
@@ -1189,12 +1153,8 @@ async fn a_new_signer_is_published_before_the_secret_and_old_cas_leave_a_pass_la
     let stored = stored_secret(&created, "11");
     let extended = json_patched(&live, &patch.body).1;
     let api = async {
-        server
-            .answer_with(http::StatusCode::OK, |_| extended.clone())
-            .await;
-        server
-            .answer_with(http::StatusCode::OK, |_| stored.clone())
-            .await;
+        server.ok(&extended).await;
+        server.ok(&stored).await;
         server.respond(|s| json_patched(&extended, &s.body)).await
     };
     let (r, patch) = tokio::join!(reconcile_certificates(&ctx, &cfg, at + 120), api);
@@ -1217,9 +1177,7 @@ async fn a_secret_of_another_type_is_an_error_naming_it_and_the_fix() {
     let (ctx, _w, mut server) = context();
     let cfg = self_managed(Default::default());
     let api = async {
-        server
-            .answer_with(http::StatusCode::OK, |_| webhook_configuration(None))
-            .await;
+        server.ok(&webhook_configuration(None)).await;
         server
             .answer_with(http::StatusCode::OK, |_| {
                 json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",

@@ -338,33 +338,7 @@ impl TlsServer {
         let key = dir.join("key.pem");
         let cert = dir.join("cert.pem");
         if !cert.exists() {
-            let out = Command::new("openssl")
-                .args([
-                    "req",
-                    "-x509",
-                    "-newkey",
-                    "ec",
-                    "-pkeyopt",
-                    "ec_paramgen_curve:P-256",
-                    "-nodes",
-                    "-subj",
-                    "/CN=localhost",
-                    "-days",
-                    "1",
-                    "-keyout",
-                ])
-                .arg(&key)
-                .arg("-out")
-                .arg(&cert)
-                .output()
-                .expect(
-                    "openssl (Debian package openssl; scripts/install-test-deps.sh installs it)",
-                );
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            support::p256_certificate("localhost", None, &key, &cert);
         }
         let addr = support::free_addr();
         let child = Command::new("openssl")

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::server::route;
 use super::*;
-use crate::api::{ImagesSpec, Mode, NodeAction};
+use crate::api::Mode;
 
 struct Fixed(HashMap<&'static str, ImageKnowledge>);
 
@@ -22,17 +22,7 @@ impl ImageVerdicts for Fixed {
 
 fn admission(mode: Mode) -> Admission {
     Admission {
-        policies: vec![(
-            "p".into(),
-            FipsPolicySpec {
-                mode,
-                namespace_selector: None,
-                excluded_namespaces: vec!["kube-system".into()],
-                node_selector: None,
-                node_action: NodeAction::Label,
-                images: ImagesSpec::default(),
-            },
-        )],
+        policies: vec![("p".into(), crate::policy::test_spec(mode))],
         verdicts: Box::new(Fixed(HashMap::from([
             ("reg/good:1", ImageKnowledge::Compliant),
             (

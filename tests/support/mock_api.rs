@@ -39,6 +39,11 @@ impl ApiServer {
         self.respond(|s| (status, reply(s))).await
     }
 
+    /// Waits for the next request and answers 200 with `object` (what a GET of it returns).
+    pub async fn ok(&mut self, object: &Value) -> Seen {
+        self.answer_with(StatusCode::OK, |_| object.clone()).await
+    }
+
     /// Waits for the next request and answers it with the status and body `reply` picks.
     pub async fn respond(&mut self, reply: impl FnOnce(&Seen) -> (StatusCode, Value)) -> Seen {
         let (request, send) =

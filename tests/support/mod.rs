@@ -41,6 +41,42 @@ pub fn fips_build() -> PathBuf {
     path
 }
 
+/// A self-signed P-256/SHA-256 certificate for `cn` (valid a day), made by openssl: the key
+/// and certificate PEM files `key` and `cert`; `san` is an extra subjectAltName if any.
+#[allow(dead_code)]
+pub fn p256_certificate(cn: &str, san: Option<&str>, key: &Path, cert: &Path) {
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-sha256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        &format!("/CN={cn}"),
+    ]);
+    if let Some(san) = san {
+        cmd.args(["-addext", &format!("subjectAltName={san}")]);
+    }
+    let out = cmd
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .output()
+        .expect("openssl (Debian package openssl; scripts/install-test-deps.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,

@@ -1,8 +1,6 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::api::ImagesSpec;
-use crate::api::NodeAction;
 use k8s_openapi::api::core::v1::{Container, EphemeralContainer};
 
 struct Known(HashMap<&'static str, ImageKnowledge>);
@@ -48,14 +46,7 @@ fn known() -> Known {
 }
 
 fn spec(mode: Mode) -> FipsPolicySpec {
-    FipsPolicySpec {
-        mode,
-        namespace_selector: None,
-        excluded_namespaces: vec!["kube-system".into()],
-        node_selector: None,
-        node_action: NodeAction::Label,
-        images: ImagesSpec::default(),
-    }
+    crate::policy::test_spec(mode)
 }
 
 #[derive(Clone, Copy)]

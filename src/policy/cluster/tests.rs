@@ -1,5 +1,5 @@
 use super::*;
-use crate::api::{ImagesSpec, Mode, NodeAction};
+use crate::api::Mode;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
 fn t(s: &str) -> Timestamp {
@@ -14,14 +14,7 @@ fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 fn spec(mode: Mode) -> FipsPolicySpec {
-    FipsPolicySpec {
-        mode,
-        namespace_selector: None,
-        excluded_namespaces: vec!["kube-system".into()],
-        node_selector: None,
-        node_action: NodeAction::Label,
-        images: ImagesSpec::default(),
-    }
+    crate::policy::test_spec(mode)
 }
 
 fn node(name: &str, fips: Option<bool>, l: &[(&str, &str)]) -> NodeFacts {
