@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project, on a fresh Debian 12 machine too:
 # installs the toolchains the fixtures need, builds the fixture binaries from source (cached
-# under target/fixtures) and the operator's own FIPS build (target/fips), then fmt, clippy
-# -D warnings (plain and fips) and the whole test suite.
+# under target/fixtures), the local Kubernetes control plane from Kubernetes' Go modules (cached
+# under ~/.cache/fips-operator, keyed by the pins in tests/cluster) and the operator's own FIPS
+# build (target/fips), then fmt, clippy -D warnings (plain and fips) and the whole test suite,
+# which includes tests/control_plane.rs against a real kube-apiserver (scripts/dev-cluster.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
 scripts/build-fixtures.sh
+scripts/build-control-plane.sh >/dev/null
 scripts/build-fips.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

@@ -1,0 +1,761 @@
+//! The operator against a real control plane: `scripts/dev-cluster.sh up` starts etcd,
+//! kube-apiserver, kube-controller-manager and kube-scheduler built from Kubernetes' Go
+//! modules, installs the chart server-side and runs this build's controllers and probes under
+//! the chart's own ServiceAccounts. Every assertion reads what a user reads: `kubectl`'s
+//! answers from the real API server.
+//!
+//! One cluster serves the whole file (it takes a while to start), so the steps run in order in
+//! one test; the cluster is stopped by process id when the test ends, also when it fails.
+//! The control plane is built (or taken from its cache) by the script: a missing tool fails
+//! the test, it never skips.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const NS: &str = "fips-operator";
+const ENFORCED: &str = "fips-cp-enforced";
+const WARNED: &str = "fips-cp-warned";
+const NODES: [&str; 3] = ["dev-amd64-fips", "dev-amd64-plain", "dev-arm64-plain"];
+
+struct Cluster {
+    dir: PathBuf,
+    kubeconfig: String,
+    registry: String,
+    kubectl: PathBuf,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.down();
+    }
+}
+
+impl Cluster {
+    fn down(&self) {
+        let out = Command::new(support::repo().join("scripts/dev-cluster.sh"))
+            .arg("down")
+            .env("FIPS_DEV_DIR", &self.dir)
+            .output()
+            .expect("run dev-cluster.sh down");
+        if !out.status.success() {
+            eprintln!(
+                "control-plane: down failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+fn step(text: &str) {
+    eprintln!("control-plane: {text}");
+}
+
+impl Cluster {
+    fn up() -> Cluster {
+        Cluster::up_in(&support::repo().join("target/dev-cluster-test"))
+    }
+
+    fn up_in(dir: &Path) -> Cluster {
+        let dir = dir.to_path_buf();
+        let out = Command::new(support::repo().join("scripts/dev-cluster.sh"))
+            .arg("up")
+            .env("FIPS_DEV_DIR", &dir)
+            .env("FIPS_OPERATOR_BIN", env!("CARGO_BIN_EXE_fips-operator"))
+            .output()
+            .expect("run scripts/dev-cluster.sh up");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "dev-cluster.sh up failed:\n{}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(
+            lines.len(),
+            2,
+            "up must print exactly two lines of shell: {stdout}"
+        );
+        let kubeconfig = lines[0]
+            .strip_prefix("export KUBECONFIG=")
+            .expect("first line exports KUBECONFIG")
+            .to_string();
+        let registry = lines[1]
+            .strip_prefix("export FIPS_DEV_REGISTRY=")
+            .expect("second line exports FIPS_DEV_REGISTRY")
+            .to_string();
+        assert!(registry.starts_with("127.0.0.1:"), "{registry}");
+        let state: Value = serde_json::from_slice(
+            &std::fs::read(dir.join("state.json")).expect("read the dev cluster state"),
+        )
+        .expect("as the control plane answers");
+        let kubectl =
+            Path::new(state["bin"].as_str().expect("as the control plane answers")).join("kubectl");
+        Cluster {
+            dir,
+            kubeconfig,
+            registry,
+            kubectl,
+        }
+    }
+
+    fn state(&self) -> Value {
+        serde_json::from_slice(
+            &std::fs::read(self.dir.join("state.json")).expect("read the dev cluster state"),
+        )
+        .expect("as the control plane answers")
+    }
+
+    fn kubectl_in(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(&self.kubectl);
+        cmd.arg(format!("--kubeconfig={}", self.kubeconfig))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if stdin.is_some() {
+            cmd.stdin(std::process::Stdio::piped());
+        }
+        let mut child = cmd.spawn().expect("run kubectl");
+        if let Some(s) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .expect("as the control plane answers")
+                .write_all(s.as_bytes())
+                .expect("as the control plane answers");
+        }
+        child
+            .wait_with_output()
+            .expect("as the control plane answers")
+    }
+
+    /// `kubectl ARGS`, which must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        self.ok_in(args, None)
+    }
+
+    fn ok_in(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.kubectl_in(args, stdin);
+        assert!(
+            out.status.success(),
+            "kubectl {} failed:\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok(&a)).expect("kubectl -o json")
+    }
+
+    fn apply(&self, manifest: &Value) -> Output {
+        self.kubectl_in(
+            &[
+                "apply",
+                "--server-side",
+                "--field-manager=control-plane-test",
+                "-f",
+                "-",
+            ],
+            Some(&manifest.to_string()),
+        )
+    }
+
+    /// Pushes a one-binary image to the cluster's registry; `REGISTRY/NAME` by tag.
+    fn push(&self, name: &str, fixture: &str, dest: &str) -> String {
+        let out = Command::new("python3")
+            .arg(support::repo().join("scripts/dev_cluster.py"))
+            .args([
+                "push",
+                name,
+                support::fixture(fixture)
+                    .to_str()
+                    .expect("as the control plane answers"),
+                dest,
+            ])
+            .env("FIPS_DEV_DIR", &self.dir)
+            .output()
+            .expect("as the control plane answers");
+        assert!(
+            out.status.success(),
+            "push {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        format!("{}/{name}", self.registry)
+    }
+
+    fn logs(&self) -> Vec<(String, String)> {
+        let mut all = Vec::new();
+        for e in std::fs::read_dir(self.dir.join("logs")).expect("as the control plane answers") {
+            let p = e.expect("as the control plane answers").path();
+            let name = p
+                .file_name()
+                .expect("as the control plane answers")
+                .to_string_lossy()
+                .to_string();
+            if name.starts_with("controller-") || name.starts_with("probe-") {
+                all.push((name, std::fs::read_to_string(&p).unwrap_or_default()));
+            }
+        }
+        all
+    }
+
+    fn pid(&self, process: &str) -> Option<i32> {
+        self.state()["processes"][process]["pid"]
+            .as_i64()
+            .map(|p| p as i32)
+    }
+}
+
+fn eventually<T>(secs: u64, what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        match check() {
+            Ok(v) => return v,
+            Err(last) if Instant::now() >= deadline => {
+                panic!("timed out after {secs} s waiting for {what}; last seen: {last}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+fn namespace(name: &str, labels: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Namespace",
+           "metadata": {"name": name, "labels": labels}})
+}
+
+fn policy(name: &str, mode: &str, ns_label: (&str, &str), node_action: &str) -> Value {
+    json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsPolicy",
+           "metadata": {"name": name},
+           "spec": {"mode": mode,
+                    "namespaceSelector": {"matchLabels": {ns_label.0: ns_label.1}},
+                    "nodeAction": node_action}})
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.rsplit(')').next().unwrap_or("").trim().starts_with('Z'))
+        .unwrap_or(false)
+}
+
+fn signal(pid: i32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .expect("as the control plane answers")
+        .success();
+    assert!(ok, "kill -{sig} {pid}");
+}
+
+#[test]
+fn operator_on_a_real_control_plane() {
+    let c = Cluster::up();
+    step(&format!(
+        "up: KUBECONFIG={} registry {}",
+        c.kubeconfig, c.registry
+    ));
+
+    crds_and_schema(&c);
+    let (legacy, fips) = images(&c);
+    admission(&c, &legacy, &fips);
+    node_statuses(&c);
+    leader_failover(&c);
+    webhook_down(&c, &legacy);
+    no_forbidden_calls(&c);
+    up_again_and_down(&c);
+    step("passed");
+}
+
+/// The CRDs are Established, `kubectl explain` reads their schemas, the printer columns
+/// resolve, and the API server refuses an invalid FipsPolicy naming the field.
+fn crds_and_schema(c: &Cluster) {
+    for crd in ["fipspolicies", "fipsstatuses", "fipsimagereports"] {
+        let crd = c.json(&["get", "crd", &format!("{crd}.fips.operator.dev")]);
+        let established = crd["status"]["conditions"]
+            .as_array()
+            .expect("as the control plane answers")
+            .iter()
+            .any(|c| c["type"] == "Established" && c["status"] == "True");
+        assert!(established, "{crd}");
+    }
+    let explained = c.ok(&["explain", "fipspolicy.spec.mode"]);
+    assert!(explained.contains("Enforce"), "{explained}");
+    let explained = c.ok(&["explain", "fipsstatus.status"]);
+    assert!(explained.contains("FIELDS"), "{explained}");
+
+    let bad = json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsPolicy",
+                     "metadata": {"name": "bad-mode"}, "spec": {"mode": "Block"}});
+    let out = c.apply(&bad);
+    assert!(!out.status.success(), "an invalid mode was accepted");
+    let msg = text(&out);
+    assert!(
+        msg.contains("spec.mode"),
+        "the refusal names the field: {msg}"
+    );
+
+    // The kustomize base of the same objects applies server-side (dry run: the chart owns them).
+    let kustomized = c.ok(&[
+        "kustomize",
+        support::repo()
+            .join("config/default")
+            .to_str()
+            .expect("as the control plane answers"),
+    ]);
+    let out = c.kubectl_in(
+        &[
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "--force-conflicts",
+            "-f",
+            "-",
+        ],
+        Some(&kustomized),
+    );
+    let shown = text(&out);
+    assert!(out.status.success(), "config/default: {shown}");
+    assert!(
+        !shown.to_lowercase().contains("warning"),
+        "config/default warned: {shown}"
+    );
+    step("CRDs established, schema explained, invalid policy refused, config/default applies");
+}
+
+/// A non-FIPS and a FIPS image, built from source, in the cluster's registry.
+fn images(c: &Cluster) -> (String, String) {
+    let legacy = c.push("cp/legacy:1", "go119-std", "usr/bin/legacy");
+    let fips = c.push("cp/fips-app:1", "go127-fips-certified", "usr/bin/app");
+    (legacy, fips)
+}
+
+fn pod(ns: &str, name: &str, image: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": name, "namespace": ns},
+           "spec": {"containers": [{"name": "app", "image": image,
+             "securityContext": {"allowPrivilegeEscalation": false, "runAsNonRoot": true,
+                                 "capabilities": {"drop": ["ALL"]},
+                                 "seccompProfile": {"type": "RuntimeDefault"}}}]}})
+}
+
+/// Retries while the webhook says the image is still being scanned.
+fn final_answer(c: &Cluster, manifest: &Value, what: &str) -> Output {
+    eventually(180, what, || {
+        let out = c.apply(manifest);
+        let t = text(&out);
+        if !out.status.success() && t.contains("scan") && t.contains("retry") {
+            return Err(t);
+        }
+        Ok(out)
+    })
+}
+
+fn admission(c: &Cluster, legacy: &str, fips: &str) {
+    c.apply(&namespace(ENFORCED, json!({"fips-cp": "enforce"})));
+    c.apply(&namespace(WARNED, json!({"fips-cp": "warn"})));
+    let out = c.apply(&policy(
+        "cp-enforce",
+        "Enforce",
+        ("fips-cp", "enforce"),
+        "Taint",
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    let out = c.apply(&policy("cp-warn", "Warn", ("fips-cp", "warn"), "Label"));
+    assert!(out.status.success(), "{}", text(&out));
+
+    // A policy reaches every webhook replica through its watch, a moment after it is
+    // written: wait until the leader has observed both and a dry run is judged by it,
+    // several times in a row (each request goes to either replica).
+    for name in ["cp-enforce", "cp-warn"] {
+        eventually(60, &format!("{name} observed"), || {
+            let p = c.json(&["get", "fipspolicy", name]);
+            if p["status"]["observedGeneration"] == p["metadata"]["generation"] {
+                Ok(())
+            } else {
+                Err(p["status"].to_string())
+            }
+        });
+    }
+    let mut in_a_row = 0;
+    eventually(120, "every replica to judge by cp-enforce", || {
+        let out = c.kubectl_in(
+            &["apply", "--server-side", "--dry-run=server", "-f", "-"],
+            Some(&pod(ENFORCED, "probe", legacy).to_string()),
+        );
+        let t = text(&out);
+        if !out.status.success() && t.contains("cp-enforce") {
+            in_a_row += 1;
+        } else {
+            in_a_row = 0;
+        }
+        if in_a_row >= 6 {
+            Ok(())
+        } else {
+            Err(t)
+        }
+    });
+
+    // Enforce: the API server refuses the non-FIPS pod with our message.
+    let out = final_answer(
+        c,
+        &pod(ENFORCED, "legacy", legacy),
+        "a final answer for legacy",
+    );
+    let msg = text(&out);
+    assert!(
+        !out.status.success(),
+        "the non-FIPS pod was admitted: {msg}"
+    );
+    for needle in [
+        "denied the request",
+        "not FIPS-capable",
+        "cp/legacy:1@sha256:",
+        "usr/bin/legacy",
+        "crypto/",
+        "fix:",
+        "cp-enforce",
+    ] {
+        assert!(msg.contains(needle), "denial lacks {needle:?}: {msg}");
+    }
+    // `kubectl run` too, as a user types it.
+    let out = c.kubectl_in(
+        &[
+            "-n",
+            ENFORCED,
+            "run",
+            "legacy-run",
+            "--image",
+            legacy,
+            "--restart=Never",
+        ],
+        None,
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("not FIPS-capable"), "{}", text(&out));
+    // A Deployment is refused at its own creation, and a server-side dry run is judged too.
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "legacy", "namespace": ENFORCED},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "legacy"}},
+                 "template": {"metadata": {"labels": {"app": "legacy"}},
+                              "spec": pod(ENFORCED, "x", legacy)["spec"].clone()}}});
+    let out = c.apply(&deploy);
+    assert!(!out.status.success(), "Deployment admitted: {}", text(&out));
+    assert!(text(&out).contains("usr/bin/legacy"), "{}", text(&out));
+    let out = c.kubectl_in(
+        &["apply", "--server-side", "--dry-run=server", "-f", "-"],
+        Some(&deploy.to_string()),
+    );
+    assert!(!out.status.success(), "dry run admitted: {}", text(&out));
+
+    // The FIPS image is admitted and runs (the stand-in kubelet reports it by digest).
+    let out = final_answer(
+        c,
+        &pod(ENFORCED, "fips-app", fips),
+        "a final answer for fips-app",
+    );
+    assert!(
+        out.status.success(),
+        "the FIPS pod was refused: {}",
+        text(&out)
+    );
+
+    // Warn: admitted, and kubectl prints the warning.
+    let out = final_answer(c, &pod(WARNED, "legacy", legacy), "a warned legacy pod");
+    let t = text(&out);
+    assert!(out.status.success(), "Warn refused: {t}");
+    assert!(
+        t.contains("Warning:") && t.contains("usr/bin/legacy"),
+        "no warning shown: {t}"
+    );
+
+    // kube-system and the operator's namespace are never judged.
+    for ns in ["kube-system", NS] {
+        let out = c.apply(&pod(ns, "legacy-exempt", legacy));
+        assert!(out.status.success(), "{ns} blocked: {}", text(&out));
+    }
+
+    // The policy's status follows: Ready, observedGeneration, and the violation is counted.
+    let status = eventually(120, "cp-enforce status for generation 1", || {
+        let p = c.json(&["get", "fipspolicy", "cp-enforce"]);
+        let gen = p["metadata"]["generation"].clone();
+        if p["status"]["observedGeneration"] != gen {
+            return Err(p["status"].to_string());
+        }
+        Ok(p)
+    });
+    assert!(status["status"]["conditions"].is_array(), "{status}");
+    // An edit is observed.
+    let mut edited = policy("cp-enforce", "Enforce", ("fips-cp", "enforce"), "Label");
+    edited["spec"]["images"] = json!({"exempt": ["example.invalid/*"]});
+    let out = c.apply(&edited);
+    assert!(out.status.success(), "{}", text(&out));
+    eventually(60, "cp-enforce observedGeneration after an edit", || {
+        let p = c.json(&["get", "fipspolicy", "cp-enforce"]);
+        let gen = p["metadata"]["generation"].as_i64().unwrap_or(0);
+        if gen < 2 || p["status"]["observedGeneration"].as_i64() != Some(gen) {
+            return Err(p["status"].to_string());
+        }
+        Ok(())
+    });
+    // The printer columns resolve.
+    let table = c.ok(&["get", "fipspolicies"]);
+    let header = table.lines().next().unwrap_or_default().to_string();
+    for col in ["MODE", "READY", "NODES", "VIOLATIONS", "AGE"] {
+        assert!(header.contains(col), "{table}");
+    }
+    assert!(
+        table.contains("cp-enforce") && table.contains("Enforce"),
+        "{table}"
+    );
+    let table = c.ok(&["get", "fipsimagereports"]);
+    assert!(
+        table.contains("non-compliant") && table.contains("compliant"),
+        "{table}"
+    );
+    step(
+        "admission: Enforce refused, FIPS admitted, Warn warned, exemptions held, status observed",
+    );
+}
+
+fn node_statuses(c: &Cluster) {
+    let statuses = eventually(120, "a FipsStatus per node", || {
+        let list = c.json(&["get", "fipsstatuses", "--show-managed-fields"]);
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        let names: Vec<String> = items
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap_or("").to_string())
+            .collect();
+        if NODES.iter().all(|n| names.iter().any(|m| m == n)) {
+            Ok(items)
+        } else {
+            Err(format!("{names:?}"))
+        }
+    });
+    for s in &statuses {
+        let name = s["metadata"]["name"]
+            .as_str()
+            .expect("as the control plane answers");
+        let owner = &s["metadata"]["ownerReferences"][0];
+        assert_eq!(owner["kind"], "Node", "{s}");
+        assert_eq!(owner["name"], name, "{s}");
+        // Written by that node's probe (its field manager), under the probe's own identity
+        // (the API server let the probe's ServiceAccount token write it: see the RBAC check).
+        let managers: Vec<&str> = s["metadata"]["managedFields"]
+            .as_array()
+            .map(|m| m.iter().filter_map(|m| m["manager"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(
+            managers.iter().any(|m| m.contains("probe")),
+            "{name}: written by {managers:?}"
+        );
+        let fips = s["status"]["kernelFipsEnabled"].as_bool();
+        assert_eq!(
+            fips,
+            Some(name == "dev-amd64-fips"),
+            "{name}: {}",
+            s["status"]
+        );
+    }
+    let table = c.ok(&["get", "fipsstatuses"]);
+    assert!(
+        table
+            .lines()
+            .next()
+            .expect("as the control plane answers")
+            .contains("NODE-FIPS"),
+        "{table}"
+    );
+
+    // Node labels and taints follow the policies.
+    eventually(120, "node labels", || {
+        let nodes = c.json(&["get", "nodes"]);
+        let mut seen = Vec::new();
+        for n in nodes["items"]
+            .as_array()
+            .expect("as the control plane answers")
+        {
+            let name = n["metadata"]["name"]
+                .as_str()
+                .expect("as the control plane answers");
+            let label = n["metadata"]["labels"]["fips.operator.dev/enabled"].as_str();
+            let want = if name == "dev-amd64-fips" {
+                "true"
+            } else {
+                "false"
+            };
+            seen.push(format!("{name}={label:?}"));
+            if label != Some(want) {
+                return Err(seen.join(", "));
+            }
+        }
+        Ok(())
+    });
+
+    // Deleting a Node removes its FipsStatus through the garbage collector (its probe stopped
+    // first, as a node that is gone has no probe).
+    let pid = c.pid("probe-dev-arm64-plain").expect("probe pid");
+    signal(pid, "TERM");
+    c.ok(&["delete", "node", "dev-arm64-plain", "--wait=true"]);
+    eventually(60, "the deleted node's FipsStatus to be collected", || {
+        let out = c.kubectl_in(&["get", "fipsstatus", "dev-arm64-plain"], None);
+        if out.status.success() {
+            Err("still there".into())
+        } else {
+            Ok(())
+        }
+    });
+    step("FipsStatus per node, owned by its Node, collected with it; labels follow");
+}
+
+fn lease_holder(c: &Cluster) -> String {
+    let lease = c.json(&["-n", NS, "get", "lease", "fips-operator-controller"]);
+    lease["spec"]["holderIdentity"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn leader_failover(c: &Cluster) {
+    let holder = eventually(60, "a lease holder", || {
+        let h = lease_holder(c);
+        if h.is_empty() {
+            Err("none".into())
+        } else {
+            Ok(h)
+        }
+    });
+    let index = holder
+        .rsplit('-')
+        .next()
+        .expect("as the control plane answers")
+        .to_string();
+    let pid = c
+        .pid(&format!("controller-{index}"))
+        .expect("the holder's pid");
+    let stopped = Instant::now();
+    signal(pid, "KILL");
+    let next = eventually(60, "another replica to take the lease", || {
+        let h = lease_holder(c);
+        if h != holder && !h.is_empty() {
+            Ok(h)
+        } else {
+            Err(h)
+        }
+    });
+    let took = stopped.elapsed();
+    assert!(
+        took < Duration::from_secs(15 + 10),
+        "took {took:?} (lease duration 15 s)"
+    );
+    // The new holder writes: an edit of a policy is observed.
+    let mut edited = policy("cp-warn", "Warn", ("fips-cp", "warn"), "None");
+    edited["spec"]["images"] = json!({"exempt": ["example.invalid/after-failover"]});
+    let out = c.apply(&edited);
+    assert!(out.status.success(), "{}", text(&out));
+    eventually(60, "the new leader to observe the edit", || {
+        let p = c.json(&["get", "fipspolicy", "cp-warn"]);
+        let gen = p["metadata"]["generation"].as_i64().unwrap_or(0);
+        if gen >= 2 && p["status"]["observedGeneration"].as_i64() == Some(gen) {
+            Ok(())
+        } else {
+            Err(p["status"].to_string())
+        }
+    });
+    step(&format!(
+        "leader {holder} killed; {next} took over in {took:?}"
+    ));
+}
+
+/// With no replica answering, the chart's failurePolicy (Fail) refuses pods in judged
+/// namespaces; kube-system is never sent to the webhook.
+fn webhook_down(c: &Cluster, legacy: &str) {
+    let state = c.state();
+    let stopping = Instant::now();
+    let mut pids = Vec::new();
+    for (name, info) in state["processes"]
+        .as_object()
+        .expect("as the control plane answers")
+    {
+        let pid = info["pid"].as_i64().expect("as the control plane answers") as i32;
+        if name.starts_with("controller-") && alive(pid) {
+            signal(pid, "TERM");
+            pids.push(pid);
+        }
+    }
+    eventually(30, "the controllers to exit after SIGTERM", || {
+        match pids.iter().find(|p| alive(**p)) {
+            Some(p) => Err(format!("{p} still running")),
+            None => Ok(()),
+        }
+    });
+    step(&format!(
+        "controllers exited {:?} after SIGTERM",
+        stopping.elapsed()
+    ));
+    eventually(30, "the webhook to refuse while down", || {
+        let out = c.apply(&pod(ENFORCED, "while-down", legacy));
+        let t = text(&out);
+        if !out.status.success() && t.contains("failed calling webhook") {
+            Ok(())
+        } else {
+            Err(t)
+        }
+    });
+    let out = c.apply(&pod("kube-system", "while-down", legacy));
+    assert!(out.status.success(), "kube-system blocked: {}", text(&out));
+    step("webhook down: Fail policy refuses judged namespaces, kube-system works");
+}
+
+fn no_forbidden_calls(c: &Cluster) {
+    for (name, log) in c.logs() {
+        for line in log.lines() {
+            let l = line.to_lowercase();
+            assert!(
+                !(l.contains("forbidden") || l.contains(" 403")),
+                "{name}: a call was refused by RBAC: {line}"
+            );
+        }
+    }
+    step("no RBAC refusal in the operator's logs");
+}
+
+/// `up` on a running cluster starts what is missing (here: the stopped controllers) and prints
+/// the same two lines; `down` stops every process it started.
+fn up_again_and_down(c: &Cluster) {
+    let again = Cluster::up_in(&c.dir);
+    assert_eq!(again.kubeconfig, c.kubeconfig);
+    assert_eq!(again.registry, c.registry);
+    std::mem::forget(again);
+    let pids: Vec<i32> = c.state()["processes"]
+        .as_object()
+        .expect("as the control plane answers")
+        .values()
+        .map(|p| p["pid"].as_i64().expect("as the control plane answers") as i32)
+        .collect();
+    assert!(pids.len() >= 10, "{pids:?}");
+    assert!(
+        pids.iter().all(|p| alive(*p)),
+        "up left some stopped: {pids:?}"
+    );
+    c.down();
+    let left: Vec<&i32> = pids.iter().filter(|p| alive(**p)).collect();
+    assert!(left.is_empty(), "down left processes running: {left:?}");
+    step("up again restarted what was stopped; down stopped every process");
+}
