@@ -134,7 +134,7 @@ def start(state: State, name: str, cmd: list[str], env: dict | None = None) -> i
     p = subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL, env=full_env, start_new_session=True,
                          cwd=state.dir)
-    state.procs[name] = {"pid": p.pid, "cmd": [str(c) for c in cmd]}
+    state.procs[name] = {"pid": p.pid, "cmd": [str(c) for c in cmd], "env": env or {}}
     state.save()
     return p.pid
 
@@ -464,6 +464,11 @@ def up() -> None:
           env={"FIPS_DEV_DIR": str(d)})
     wait_until("the egress proxy", 30, lambda: (d / "egress.sock").exists(), "egress", state)
 
+    (d / "audit-policy.yaml").write_text(json.dumps({
+        "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
+        "rules": [{"level": "Metadata", "userGroups": [f"system:serviceaccounts:{NAMESPACE}"]},
+                  {"level": "None"}]}))
+
     # kube-apiserver
     start(state, "kube-apiserver", [
         bins / "kube-apiserver",
@@ -492,6 +497,10 @@ def up() -> None:
         "--requestheader-group-headers=X-Remote-Group",
         "--requestheader-extra-headers-prefix=X-Remote-Extra-",
         "--profiling=false",
+        # Every request of the operator's ServiceAccounts, with its answer: what the tests
+        # compare with the chart's RBAC.
+        f"--audit-policy-file={d / 'audit-policy.yaml'}", f"--audit-log-path={d / 'logs/audit.log'}",
+        "--audit-log-format=json", "--audit-log-mode=blocking",
     ])
     api = Api(api_port, pki_dir)
 
@@ -886,8 +895,23 @@ def down() -> None:
     log("stopped; logs kept under " + str(d / "logs"))
 
 
+def restart(name: str) -> None:
+    """Stops one process of the cluster and starts it again with the same command line."""
+    state = State(state_dir())
+    info = state.procs.get(name)
+    if not info:
+        die(f"no process {name!r} in {state.file}")
+    stop(state, name)
+    start(state, name, info["cmd"], env=info.get("env"))
+    if name == "kube-apiserver":
+        api = Api(state.data["ports"]["apiserver"], state.dir / "pki")
+        wait_until("kube-apiserver /readyz", 120, lambda: api.request("GET", "/readyz", ok=(200,)) == b"ok",
+                   name, state)
+    log(f"restarted {name}")
+
+
 def main() -> None:
-    if len(sys.argv) < 2 or sys.argv[1] not in ("up", "down", "kubelet", "egress", "push"):
+    if len(sys.argv) < 2 or sys.argv[1] not in ("up", "down", "kubelet", "egress", "push", "restart"):
         print("usage: dev_cluster.py up|down|push", file=sys.stderr)
         sys.exit(2)
     cmd = sys.argv[1]
@@ -899,6 +923,8 @@ def main() -> None:
         kubelet()
     elif cmd == "egress":
         egress()
+    elif cmd == "restart":
+        restart(sys.argv[2])
     elif cmd == "push":
         # push NAME:TAG SRC DEST-IN-IMAGE [ARCH]: a one-binary image in the local registry.
         state = State(state_dir())

@@ -12,16 +12,16 @@ use crate::{controller, flag};
 /// comma-separated, `core` for the core group.
 const CONTROLLER_NEEDS: &[&str] = &[
     // src/controller/run.rs spawn_watch: Api::all watches that fill the caches.
-    "cluster fips.operator.dev fipspolicies,fipsstatuses,fipsimagereports get,list,watch",
-    "cluster core nodes,namespaces,pods get,list,watch",
-    "cluster apps deployments,statefulsets,daemonsets,replicasets get,list,watch",
-    "cluster batch jobs,cronjobs get,list,watch",
+    "cluster fips.operator.dev fipspolicies,fipsstatuses,fipsimagereports list,watch",
+    "cluster core nodes,namespaces,pods list,watch",
+    "cluster apps deployments,statefulsets,daemonsets,replicasets list,watch",
+    "cluster batch jobs,cronjobs list,watch",
     // status.rs: patch_status (apply) of FipsPolicy.
     "cluster fips.operator.dev fipspolicies/status patch",
     // scan_queue.rs write_report (and the webhook's Pending reports, run.rs request_scans):
     // apply that creates the report (authorized as create), then its status.
     "cluster fips.operator.dev fipsimagereports create,patch",
-    "cluster fips.operator.dev fipsimagereports/status patch,update",
+    "cluster fips.operator.dev fipsimagereports/status patch",
     // nodes.rs: merge patch of labels and taints.
     "cluster core nodes patch",
     // scan_queue.rs pull_secrets: get_opt of a ServiceAccount and of each named Secret.
@@ -30,13 +30,13 @@ const CONTROLLER_NEEDS: &[&str] = &[
     "cluster events.k8s.io events create,patch",
     // Self-managed certificates: the webhook configuration's caBundle, this one only.
     "cluster admissionregistration.k8s.io validatingwebhookconfigurations get,list,watch",
-    "cluster admissionregistration.k8s.io validatingwebhookconfigurations patch,update \
+    "cluster admissionregistration.k8s.io validatingwebhookconfigurations patch \
      fips-operator",
     // kube-lease-manager (get, create, patch); daemonset.rs apply of the probe DaemonSet;
     // the self-managed certificate Secret.
-    "NS coordination.k8s.io leases get,create,update,patch",
-    "NS apps daemonsets get,list,watch,create,patch,update,delete",
-    "NS core secrets get,list,watch,create,update,patch",
+    "NS coordination.k8s.io leases get,create,patch",
+    "NS apps daemonsets create,patch",
+    "NS core secrets get,list,watch,create,update",
 ];
 
 /// src/probe.rs: its Node (get), the pods of its node (list with a field selector), image
