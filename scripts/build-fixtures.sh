@@ -42,6 +42,8 @@ ALL_FIXTURES=(
   go127-std go127-fips-certified go127-fips-inprocess go127-fips-latest go127-debug-fips-only
   go127-std-pie go127-fips-certified-pie go127-std-stripped go127-fips-certified-stripped
   go127-nocrypto go127-nethttp
+  go127-std-s390x go127-fips-certified-s390x go127-nocrypto-s390x go127-std-ppc64 go127-fips-certified-ppc64
+  go127-fips-certified-arm64-pie
   c-openssl-dynamic c-openssl-static c-nocrypto-dynamic c-nocrypto-static
   rust-ring rust-aws-lc-rs rust-aws-lc-rs-fips rust-sha2 rust-sha2-stripped rust-rand rust-rand010 rust-chacha20 rust-nocrypto
 )
@@ -278,6 +280,14 @@ go_fixture go127-std-stripped            "$GO127" "$GO127_ID" 1.27 std          
 go_fixture go127-fips-certified-stripped "$GO127" "$GO127_ID" 1.27 std           "CGO_ENABLED=1 GOFIPS140=v1.0.0-c2097c7c" "$STRIP"
 go_fixture go127-nocrypto                "$GO127" "$GO127_ID" 1.27 nocrypto      "CGO_ENABLED=1"
 go_fixture go127-nethttp                 "$GO127" "$GO127_ID" 1.27 nethttp       "CGO_ENABLED=1"
+# Other machines, internally linked and stripped: big-endian s390x and ppc64, arm64 PIE.
+CROSS='CGO_ENABLED=0 GOOS=linux'
+go_fixture go127-std-s390x               "$GO127" "$GO127_ID" 1.27 std           "$CROSS GOARCH=s390x" "$STRIP"
+go_fixture go127-fips-certified-s390x    "$GO127" "$GO127_ID" 1.27 std           "$CROSS GOARCH=s390x GOFIPS140=v1.0.0-c2097c7c" "$STRIP"
+go_fixture go127-nocrypto-s390x          "$GO127" "$GO127_ID" 1.27 nocrypto      "$CROSS GOARCH=s390x" "$STRIP"
+go_fixture go127-std-ppc64               "$GO127" "$GO127_ID" 1.27 std           "$CROSS GOARCH=ppc64" "$STRIP"
+go_fixture go127-fips-certified-ppc64    "$GO127" "$GO127_ID" 1.27 std           "$CROSS GOARCH=ppc64 GOFIPS140=v1.0.0-c2097c7c" "$STRIP"
+go_fixture go127-fips-certified-arm64-pie "$GO127" "$GO127_ID" 1.27 std          "$CROSS GOARCH=arm64 GOFIPS140=v1.0.0-c2097c7c" "-buildmode=pie" "$STRIP"
 
 # ---------------------------------------------------------------------------------------------
 # C (gcc). "static" fixtures are fully static (-static); glibc's static-linking warnings about

@@ -61,17 +61,16 @@ pub fn analyze(data: &[u8], file_name: &str) -> Findings {
         Ok(info) => info,
         Err(e) => return Findings::unknown(e),
     };
-    let pclntab_section = view
-        .sections
-        .iter()
-        .any(|s| s.name.ends_with(b".gopclntab"));
+    // A Go binary: build info, a section named for the pclntab, or a pclntab header at the
+    // start of any section (whatever a linker named it).
+    let pclntab_section = view.sections.iter().any(|s| {
+        s.name.ends_with(b".gopclntab") || go_pclntab::PcLnTab::header_at(view.section_data(s))
+    });
     f.is_go = build_info.is_some() || pclntab_section;
     if f.is_go {
         match go_rules::collect_names(&view, &mut f) {
-            Some(names) => go_rules::judge(build_info.as_ref(), &names, &mut f),
-            None => return Findings::unknown(
-                "Go binary whose pclntab will not parse and whose markers a raw search cannot see",
-            ),
+            Ok(names) => go_rules::judge(build_info.as_ref(), &names, &mut f),
+            Err(why) => return Findings::unknown(format!("Go binary: {why}")),
         }
     }
     native_rules::judge(&view, file_name, f.is_go, &mut f);

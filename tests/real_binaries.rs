@@ -4,7 +4,7 @@
 mod support;
 
 use serde_json::Value;
-use support::{assert_evidence, fixture, only_binary, scan};
+use support::{assert_evidence, evidence, fixture, only_binary, scan};
 
 /// Scans one fixture and checks verdict, module (name, version, validation, activation) and
 /// that each `evidence` needle appears.
@@ -415,4 +415,102 @@ fn an_aws_lc_fips_name_string_alone_is_not_a_module() {
     });
     assert_eq!(b["verdict"], "not-fips-capable", "{b:#}");
     assert_evidence(&b, "aws-lc without FIPS");
+}
+
+/// Fail closed: a Go binary whose function table cannot be read is `unknown`, never
+/// `no-crypto`, whatever the corruption and whichever fixture (with crypto or without).
+#[test]
+fn unreadable_go_function_tables_are_never_no_crypto() {
+    fn u64_at(b: &[u8], at: usize) -> usize {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&b[at..at + 8]);
+        u64::from_le_bytes(word) as usize
+    }
+    let zero_pclntab_headers = |b: &mut Vec<u8>| {
+        for magic in [0xffff_fffbu32, 0xffff_fffa, 0xffff_fff0, 0xffff_fff1] {
+            let m = magic.to_le_bytes();
+            let mut at = 0;
+            while let Some(i) = b[at..]
+                .windows(6)
+                .position(|w| w[..4] == m && w[4..] == [0, 0])
+            {
+                b[at + i..at + i + 4].fill(0);
+                at += i + 4;
+            }
+        }
+    };
+    let truncate_section_table = |b: &mut Vec<u8>| {
+        let shoff = u64_at(b, 0x28);
+        b.truncate(shoff + 64 + 10);
+    };
+    let bogus_section_offsets = |b: &mut Vec<u8>| {
+        let (shoff, n) = (
+            u64_at(b, 0x28),
+            u16::from_le_bytes([b[0x3c], b[0x3d]]) as usize,
+        );
+        for i in 1..n {
+            let at = shoff + i * 64 + 0x18;
+            b[at..at + 8].copy_from_slice(&(u64::MAX / 2 + i as u64).to_le_bytes());
+        }
+    };
+    type Corruption<'a> = (&'a str, &'a dyn Fn(&mut Vec<u8>));
+    let corruptions: [Corruption; 3] = [
+        ("zeroed pclntab header", &zero_pclntab_headers),
+        ("truncated section table", &truncate_section_table),
+        ("bogus section offsets", &bogus_section_offsets),
+    ];
+    let fixtures = [
+        "go119-std",
+        "go119-std-stripped",
+        "go119-boring",
+        "go119-nocrypto",
+        "go119-nocrypto-stripped",
+        "go119-std-pie",
+        "go127-std",
+        "go127-std-stripped",
+        "go127-fips-certified",
+        "go127-fips-certified-stripped",
+        "go127-nocrypto",
+        "go127-std-pie",
+    ];
+    let mut seen = Vec::new();
+    for name in fixtures {
+        for (what, corrupt) in corruptions {
+            let b = scan_modified(name, |bytes| corrupt(bytes));
+            let verdict = b["verdict"].as_str().unwrap_or("").to_string();
+            assert_ne!(verdict, "no-crypto", "{name} with {what}: {b:#}");
+            if name.contains("nocrypto") {
+                assert_eq!(verdict, "unknown", "{name} with {what}: {b:#}");
+            }
+            seen.push(format!("{name}/{what}: {verdict}"));
+        }
+    }
+    eprintln!("{}", seen.join("\n"));
+}
+
+/// Go binaries for other machines, internally linked and stripped: big-endian s390x and
+/// ppc64, and an arm64 PIE. Each is judged from its function table, as on amd64.
+#[test]
+fn go127_other_machines_are_read_from_their_function_tables() {
+    for (name, verdict) in [
+        ("go127-std-s390x", "not-fips-capable"),
+        ("go127-std-ppc64", "not-fips-capable"),
+        ("go127-nocrypto-s390x", "no-crypto"),
+        ("go127-fips-certified-s390x", "fips-capable"),
+        ("go127-fips-certified-ppc64", "fips-capable"),
+        ("go127-fips-certified-arm64-pie", "fips-capable"),
+    ] {
+        let (_, report) = scan(&fixture(name), &[]);
+        let b = only_binary(&report);
+        assert_eq!(b["verdict"], verdict, "{name}: {b:#}");
+        let from_table = evidence(b).iter().any(|e| e.starts_with("pclntab "));
+        let raw = evidence(b).iter().any(|e| e.contains("raw search"));
+        assert!(!raw, "{name} fell back to a raw search: {b:#}");
+        if verdict == "fips-capable" {
+            assert_eq!(b["module"]["version"], "v1.0.0-c2097c7c", "{name}");
+            assert_evidence(b, "pclntab crypto/internal/fips140/v1.0.0-c2097c7c/");
+        } else if verdict == "not-fips-capable" {
+            assert!(from_table, "{name}: {b:#}");
+        }
+    }
 }

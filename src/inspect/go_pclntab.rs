@@ -56,6 +56,18 @@ impl<'a> PcLnTab<'a> {
         regions.into_iter().find_map(search_region)
     }
 
+    /// True when `data` starts with a pclntab header (magic, padding, quantum, pointer
+    /// size), whether or not the rest of the table parses: the mark of a Go binary.
+    pub fn header_at(data: &[u8]) -> bool {
+        data.len() >= 8
+            && data[4] == 0
+            && data[5] == 0
+            && matches!(data[6], 1 | 2 | 4)
+            && matches!(data[7], 4 | 8)
+            && (is_magic(u32::from_le_bytes([data[0], data[1], data[2], data[3]]))
+                || is_magic(u32::from_be_bytes([data[0], data[1], data[2], data[3]])))
+    }
+
     /// Parses a table that starts at `data[0]` (fuzzing entry point).
     pub fn parse_bytes(data: &'a [u8]) -> Option<Self> {
         Self::parse(data)

@@ -77,6 +77,8 @@ const RAW_PREFIXES: &[&str] = &[
     "github.com/minio/sha256-simd",
     "github.com/cloudflare/circl",
     "github.com/ProtonMail/go-crypto",
+    // Not crypto: the runtime's functions show that the names were there to be found.
+    "runtime.",
 ];
 
 const fn hex32(s: &str) -> [u8; 32] {
@@ -115,11 +117,18 @@ pub(crate) struct GoNames {
     /// Functions of `crypto/internal/backend`: a Microsoft or Red Hat fork routes the standard
     /// library's crypto to its OpenSSL backend.
     pub fork_backend: bool,
+    /// Functions of the Go runtime seen: every Go program links it, so a table that yields
+    /// none was not read (fail closed: never "no crypto" from a table we could not read).
+    pub runtime_functions: usize,
     pub source: &'static str,
 }
 
 impl GoNames {
     fn add(&mut self, raw: &[u8]) {
+        if raw.starts_with(b"runtime.") {
+            self.runtime_functions += 1;
+            return;
+        }
         // Cheap tests on raw bytes first: only names that can matter are decoded.
         const PREFIXES: &[&[u8]] = &[
             b"crypto/",
@@ -282,8 +291,12 @@ pub(crate) fn is_module_version(v: &str) -> bool {
 }
 
 /// Collects names from the pclntab, the symbol table and, when the pclntab will not parse,
-/// a raw search of the file.
-pub(crate) fn collect_names<'a>(elf: &ElfView<'a>, findings: &mut Findings) -> Option<GoNames> {
+/// a raw search of the file. `Err` says why the function names could not be read: a Go
+/// binary whose names were not read is never judged to have no crypto.
+pub(crate) fn collect_names<'a>(
+    elf: &ElfView<'a>,
+    findings: &mut Findings,
+) -> Result<GoNames, String> {
     let mut names = GoNames::default();
     let table = PcLnTab::find(elf);
     if let Some(t) = &table {
@@ -298,10 +311,33 @@ pub(crate) fn collect_names<'a>(elf: &ElfView<'a>, findings: &mut Findings) -> O
         names.source = "raw";
         raw_search(elf.data, &mut names);
         if !raw_is_complete(elf, &names) {
-            return None;
+            return Err(format!(
+                "function table not read: no pclntab parses and a raw search of an {} binary \
+                 without symbols cannot see its markers",
+                elf.machine
+            ));
         }
     }
-    Some(names)
+    if table.is_none() && !names.any_crypto() {
+        // Names found by a raw search show what is there, never what is not.
+        return Err(
+            "function table not read: no pclntab parses, and a raw search that finds no crypto \
+             names does not show there are none"
+                .to_string(),
+        );
+    }
+    if names.runtime_functions == 0 {
+        return Err(match table {
+            Some(_) => "function table not read: the pclntab parsed but named no runtime \
+                        function (every Go program has them): its layout is not one this \
+                        reader knows"
+                .to_string(),
+            None => "function table not read: no pclntab parses and a raw search finds no \
+                     runtime function names"
+                .to_string(),
+        });
+    }
+    Ok(names)
 }
 
 fn raw_search(data: &[u8], names: &mut GoNames) {

@@ -73,7 +73,7 @@ fn bogus_buildinfo_varints() {
 }
 
 #[test]
-fn a_huge_pclntab_claim_with_no_markers_left_is_judged_from_what_remains() {
+fn a_huge_pclntab_claim_with_nothing_readable_left_is_unknown_never_no_crypto() {
     let mut tab = 0xffff_fff1u32.to_le_bytes().to_vec();
     tab.extend_from_slice(&[0, 0, 1, 8]);
     for _ in 0..8 {
@@ -88,15 +88,40 @@ fn a_huge_pclntab_claim_with_no_markers_left_is_judged_from_what_remains() {
     obj.append_section_data(s, &tab, 8);
     let elf = obj.write().expect("write");
     let f = analyze(&elf, "x");
-    // The table is rejected and a raw search runs; on x86_64 the sig patterns are searchable,
-    // so the file is judged (no crypto found), and the evidence says the table was corrupt.
-    assert!(f.unknown.is_none(), "{f:?}");
-    assert!(
-        f.evidence
-            .iter()
-            .any(|e| e.contains("pclntab not found or corrupt")),
-        "{f:?}"
-    );
+    // The table is rejected and a raw search finds nothing: that shows no absence of crypto,
+    // so the file cannot be judged (fail closed).
+    let reason = f.unknown.clone().unwrap_or_default();
+    assert!(reason.contains("function table not read"), "{f:?}");
+}
+
+#[test]
+fn a_pclntab_that_names_no_runtime_function_is_unknown() {
+    // A well-formed Go 1.20 header whose name table holds one non-runtime name: read, but
+    // not a table a Go program has.
+    let names = b"main.main\0";
+    let mut tab = 0xffff_fff1u32.to_le_bytes().to_vec();
+    tab.extend_from_slice(&[0, 0, 1, 8]);
+    let header_len = 8 + 8 * 8;
+    let funcname = header_len as u64;
+    let cu = funcname + names.len() as u64;
+    for w in [1u64, 1, 0, funcname, cu, cu, cu, cu] {
+        tab.extend_from_slice(&w.to_le_bytes());
+    }
+    tab.extend_from_slice(names);
+    tab.resize(tab.len() + 64, 0);
+    let elf_with = |section: &[u8]| {
+        let mut obj = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
+        let s = obj.add_section(Vec::new(), section.to_vec(), SectionKind::ReadOnlyData);
+        obj.append_section_data(s, &tab, 8);
+        obj.write().expect("write")
+    };
+    let f = analyze(&elf_with(b".gopclntab"), "x");
+    let reason = f.unknown.clone().unwrap_or_default();
+    assert!(reason.contains("named no runtime function"), "{f:?}");
+    // Whatever the linker named the section, a pclntab header at its start marks a Go binary.
+    let f = analyze(&elf_with(b".rodata.other"), "x");
+    let reason = f.unknown.clone().unwrap_or_default();
+    assert!(reason.contains("function table not read"), "{f:?}");
 }
 
 #[test]

@@ -9,6 +9,8 @@ use object::{
 
 const BUILDINFO_MAGIC: &[u8; 14] = b"\xff Go buildinf:";
 const PCLNTAB_MAGIC_120: u32 = 0xffff_fff1;
+/// A few of the runtime functions every Go binary carries.
+const RUNTIME_FUNCTIONS: &[&str] = &["runtime.rt0_go", "runtime.main", "runtime.goexit"];
 
 /// A Go binary as the linker would lay out its build info and function names.
 #[derive(Debug, Clone, Default)]
@@ -53,7 +55,10 @@ impl GoElf {
             b".gopclntab".to_vec(),
             SectionKind::ReadOnlyData,
         );
-        obj.append_section_data(pclntab, &pclntab_bytes(&self.functions), 8);
+        // Every Go program links the runtime: its functions come first, as the linker lays them.
+        let mut functions: Vec<String> = RUNTIME_FUNCTIONS.iter().map(|f| f.to_string()).collect();
+        functions.extend(self.functions.iter().cloned());
+        obj.append_section_data(pclntab, &pclntab_bytes(&functions), 8);
         if !self.rodata.is_empty() {
             let rodata = obj.section_id(StandardSection::ReadOnlyData);
             obj.append_section_data(rodata, &self.rodata, 1);
