@@ -416,6 +416,11 @@ def up() -> None:
     d = state_dir()
     d.mkdir(parents=True, exist_ok=True)
     state = State(d)
+    etcd = state.procs.get("etcd")
+    if not (etcd and alive(etcd["pid"])) and (d / "logs").exists():
+        # A new cluster: the previous one's logs (and audit log) move aside.
+        shutil.rmtree(d / "logs.previous", ignore_errors=True)
+        (d / "logs").rename(d / "logs.previous")
     bins = control_plane_bin()
     operator = operator_bin()
     state.data["bin"] = str(bins)
