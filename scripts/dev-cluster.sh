@@ -82,14 +82,20 @@ demo() {
 
   echo
   echo "# A pod with the FIPS image is admitted:"
+  local admitted=0
   for i in $(seq 1 90); do
     if out="$("$bins/kubectl" "${kc[@]}" -n fips-demo run fips-app --image="$fips" --restart=Never 2>&1)"; then
+      admitted=1
       break
     fi
     sleep 2
   done
   echo "\$ kubectl -n fips-demo run fips-app --image=$fips --restart=Never"
   echo "$out"
+  if [ "$admitted" != 1 ]; then
+    echo "demo: the FIPS pod was not admitted (logs: target/dev-cluster/logs/)" >&2
+    exit 1
+  fi
 
   echo
   sleep 3

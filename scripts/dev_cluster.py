@@ -751,7 +751,9 @@ def kubelet() -> None:
                 if started.get(meta["uid"]) == meta.get("resourceVersion"):
                     continue
                 status = pod_status(pod, registry)
-                if status is not None and status != {k: pod.get("status", {}).get(k) for k in status}:
+                # Written once per change of what a kubelet would report (phase, image IDs,
+                # container states), not on every pass.
+                if signature(status) != signature(pod.get("status", {})):
                     api.request("PATCH", path + "/status", {"status": status},
                                 "application/merge-patch+json", ok=(200, 404, 409))
                 started[meta["uid"]] = meta.get("resourceVersion")
@@ -760,7 +762,14 @@ def kubelet() -> None:
         time.sleep(0.5)
 
 
-def pod_status(pod: dict, registry: str) -> dict | None:
+def signature(status: dict) -> tuple:
+    def states(key: str) -> tuple:
+        return tuple((c.get("name"), c.get("imageID"), tuple(sorted(c.get("state", {}))))
+                     for c in status.get(key) or [])
+    return status.get("phase"), states("containerStatuses"), states("initContainerStatuses")
+
+
+def pod_status(pod: dict, registry: str) -> dict:
     spec = pod["spec"]
     statuses, init_statuses, waiting = [], [], False
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

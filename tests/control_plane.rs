@@ -503,6 +503,15 @@ fn admission(c: &Cluster, legacy: &str, fips: &str) {
         Ok(p)
     });
     assert!(status["status"]["conditions"].is_array(), "{status}");
+    // nodeAction Taint: the nodes the probes prove not in FIPS mode are tainted, the FIPS one not.
+    eventually(90, "not-FIPS nodes tainted", || {
+        let tainted = tainted_nodes(c);
+        if tainted == ["dev-amd64-plain", "dev-arm64-plain"] {
+            Ok(())
+        } else {
+            Err(format!("{tainted:?}"))
+        }
+    });
     // An edit is observed.
     let mut edited = policy("cp-enforce", "Enforce", ("fips-cp", "enforce"), "Label");
     edited["spec"]["images"] = json!({"exempt": ["example.invalid/*"]});
@@ -585,6 +594,15 @@ fn node_statuses(c: &Cluster) {
         "{table}"
     );
 
+    // No policy asks for taints any more (cp-enforce was edited to Label): they are gone.
+    eventually(90, "taints taken back after the edit", || {
+        let tainted = tainted_nodes(c);
+        if tainted.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{tainted:?}"))
+        }
+    });
     // Node labels and taints follow the policies.
     eventually(120, "node labels", || {
         let nodes = c.json(&["get", "nodes"]);
@@ -626,6 +644,31 @@ fn node_statuses(c: &Cluster) {
         }
     });
     step("FipsStatus per node, owned by its Node, collected with it; labels follow");
+}
+
+/// The nodes carrying the operator's `fips.operator.dev/not-fips:NoSchedule` taint, sorted.
+fn tainted_nodes(c: &Cluster) -> Vec<String> {
+    let nodes = c.json(&["get", "nodes"]);
+    let mut out: Vec<String> = nodes["items"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| {
+            n["spec"]["taints"].as_array().is_some_and(|t| {
+                t.iter().any(|t| {
+                    t["key"] == "fips.operator.dev/not-fips" && t["effect"] == "NoSchedule"
+                })
+            })
+        })
+        .map(|n| {
+            n["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 fn lease_holder(c: &Cluster) -> String {
