@@ -70,7 +70,13 @@ pub fn analyze(data: &[u8], file_name: &str) -> Findings {
     if f.is_go {
         match go_rules::collect_names(&view, &mut f) {
             Ok(names) => go_rules::judge(build_info.as_ref(), &names, &mut f),
-            Err(why) => return Findings::unknown(format!("Go binary: {why}")),
+            Err(why) => {
+                // Unknown, unless the native rules below find crypto outside a module (a
+                // static OpenSSL, say): that is not FIPS-capable whatever the Go side holds.
+                let why = format!("Go binary: {why}");
+                f.evidence(why.clone());
+                f.unknown = Some(why);
+            }
         }
     }
     native_rules::judge(&view, file_name, f.is_go, &mut f);

@@ -341,6 +341,7 @@ impl Admission {
             namespace_labels: &labels,
             operator_namespace: &self.operator_namespace,
             nodes: &self.nodes,
+            dry_run: request.dry_run,
         };
         let d = decide(
             Subject {

@@ -258,6 +258,7 @@ pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
             namespace_labels: &labels,
             operator_namespace: &args.operator_namespace,
             nodes: &[],
+            dry_run: false,
         };
         let kind = o["kind"].as_str().unwrap_or_default().to_string();
         let obj_name = o["metadata"]["name"]

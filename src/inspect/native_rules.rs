@@ -243,7 +243,7 @@ pub(crate) fn judge(elf: &ElfView<'_>, file_name: &str, is_go: bool, f: &mut Fin
     }
     f.role = Some(Role::Consumer);
     judge_consumer(elf, &m, f);
-    if is_go && !f.has_crypto() {
+    if is_go && !f.has_crypto() && f.unknown.is_none() {
         go_constants_guard(elf, f);
     }
 }

@@ -91,6 +91,9 @@ pub struct Context<'a> {
     /// Nodes as the controller knows them; empty when unknown (offline): placement is then
     /// not checked.
     pub nodes: &'a [NodeFacts],
+    /// A dry run (`kubectl --dry-run=server`): decided the same, but it requests no scan, so
+    /// an image without a verdict is not told to retry.
+    pub dry_run: bool,
 }
 
 fn containers(spec: &PodSpec) -> Vec<(&'static str, &str, &str)> {
@@ -192,10 +195,19 @@ pub fn decide(subject: Subject, ctx: &Context, images: &dyn ImageVerdicts) -> De
                     if action != UnknownAction::Allow {
                         problems.push((
                             action == UnknownAction::Deny,
-                            format!(
-                                "{kind} {name:?} image {image} has no FIPS verdict yet: a scan is \
-                                 in progress, retry shortly"
-                            ),
+                            if ctx.dry_run {
+                                format!(
+                                    "{kind} {name:?} image {image} has no FIPS verdict yet, and a \
+                                     dry run requests no scan: create the object without \
+                                     --dry-run, or judge the image first with `fips-operator \
+                                     scan {image}`"
+                                )
+                            } else {
+                                format!(
+                                    "{kind} {name:?} image {image} has no FIPS verdict yet: a \
+                                     scan is in progress, retry shortly"
+                                )
+                            },
                         ));
                     }
                 }

@@ -147,6 +147,12 @@ fn warn_mode_admits_with_warnings_and_unknown_images_request_scans() {
     );
     assert_eq!(r["allowed"], false);
     assert!(e.requested.lock().expect("lock").is_empty());
+    // ... and it does not tell the user to retry a scan nobody requested.
+    let m = r["status"]["message"].as_str().expect("m");
+    assert!(
+        m.contains("dry run requests no scan") && !m.contains("retry"),
+        "{m}"
+    );
     let r = answer(
         &e,
         &review(("", "v1", "Pod"), "CREATE", pod("reg/new:1"), false),

@@ -96,6 +96,7 @@ fn run(
         namespace_labels: &labels,
         operator_namespace: "fips-operator",
         nodes,
+        dry_run: false,
     };
     decide(
         Subject {
