@@ -15,7 +15,12 @@ src="$root/tests/cluster"
 GO="${FIPS_GO:-/usr/local/go/bin/go}"
 [ -x "$GO" ] || GO="$(command -v go)"
 
-pins="$(cat "$src/go.mod" "$src/go.sum" "$src/etcd/go.mod" "$src/etcd/go.sum" "$0" | sha256sum | cut -c1-16)"
+version=v1.37.2
+minor=37
+# The cache key: the pins, and the recipe (bump it when the build commands change).
+recipe="1 $version CGO_ENABLED=0 -trimpath -s -w"
+pins="$( (cat "$src/go.mod" "$src/go.sum" "$src/etcd/go.mod" "$src/etcd/go.sum"; echo "$recipe") |
+  sha256sum | cut -c1-16)"
 cache="${FIPS_CACHE_DIR:-$HOME/.cache/fips-operator}"
 out="$cache/control-plane-$pins"
 bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd)
@@ -29,8 +34,6 @@ fi
 
 mkdir -p "$out.partial"
 start=$(date +%s)
-version=v1.37.2
-minor=37
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version \
  -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor \
  -X k8s.io/component-base/version.gitTreeState=clean \
@@ -39,13 +42,16 @@ ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$version \
 for b in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   [ -x "$out.partial/$b" ] && continue
   echo "control plane: building $b $version (cold: several minutes each on 2 cores)" >&2
+  # Written under a temporary name: an interrupted build never passes for a finished one.
   (cd "$src" && CGO_ENABLED=0 "$GO" build -mod=readonly -trimpath -ldflags "$ldflags" \
-     -o "$out.partial/$b" "k8s.io/kubernetes/cmd/$b")
+     -o "$out.partial/$b.tmp" "k8s.io/kubernetes/cmd/$b")
+  mv "$out.partial/$b.tmp" "$out.partial/$b"
 done
 if [ ! -x "$out.partial/etcd" ]; then
   echo "control plane: building etcd" >&2
   (cd "$src/etcd" && CGO_ENABLED=0 "$GO" build -mod=readonly -trimpath -ldflags "-s -w" \
-     -o "$out.partial/etcd" go.etcd.io/etcd/server/v3)
+     -o "$out.partial/etcd.tmp" go.etcd.io/etcd/server/v3)
+  mv "$out.partial/etcd.tmp" "$out.partial/etcd"
 fi
 rm -rf "$out"
 mv "$out.partial" "$out"

@@ -39,7 +39,9 @@ need_tools() {
 
 demo() {
   need_tools
-  eval "$(python3 scripts/dev_cluster.py up)"
+  local exports
+  exports="$(python3 scripts/dev_cluster.py up)" || exit 1
+  eval "$exports"
   echo "# The cluster: export KUBECONFIG=$KUBECONFIG"
   local bins kc
   bins="$(scripts/build-control-plane.sh 2>/dev/null)"
@@ -59,16 +61,39 @@ demo() {
   echo
   echo "# An Enforce policy (config/samples/fipspolicy-enforce.yaml) on namespaces labelled compliance=fips."
   k apply --server-side -f config/samples/fipspolicy-enforce.yaml
-  k create namespace fips-demo --dry-run=client -o yaml | "$bins/kubectl" "${kc[@]}" apply --server-side -f - >/dev/null
+  echo "\$ kubectl create namespace fips-demo"
+  "$bins/kubectl" "${kc[@]}" create namespace fips-demo --dry-run=client -o yaml |
+    "$bins/kubectl" "${kc[@]}" apply --server-side -f - >/dev/null
   k label namespace fips-demo compliance=fips --overwrite
 
+  # Pods of an earlier demo go, so it can run again on the same cluster.
+  "$bins/kubectl" "${kc[@]}" -n fips-demo delete pod legacy fips-app --ignore-not-found --wait=true >/dev/null
+
   echo
-  echo "# A pod with the non-FIPS image is refused by the API server (retried while the image is scanned):"
-  local out i
+  echo "# A policy applies at admission once the controllers have seen it (a moment after it is"
+  echo "# written); its status says when the lease holder has:"
+  k wait --for=jsonpath='{.status.observedGeneration}'=1 fipspolicy/production-fips --timeout=120s
+  # Every controller replica serves the webhook from its own watch: wait until server-side
+  # dry runs (which request no scan) are judged by the policy, three times in a row.
+  local out i judged=0
+  for i in $(seq 1 60); do
+    out="$("$bins/kubectl" "${kc[@]}" -n fips-demo run legacy --image="$legacy" --restart=Never \
+      --dry-run=server 2>&1 || true)"
+    case "$out" in
+      *"FipsPolicy production-fips"*) judged=$((judged + 1)) ;;
+      *) judged=0 ;;
+    esac
+    [ "$judged" -ge 3 ] && break
+    sleep 1
+  done
+
+  echo
+  echo "# A pod with the non-FIPS image is refused by the API server (its first admission asks for"
+  echo "# a scan: retried while the image is scanned):"
   for i in $(seq 1 90); do
     if out="$("$bins/kubectl" "${kc[@]}" -n fips-demo run legacy --image="$legacy" --restart=Never 2>&1)"; then
       echo "$out"
-      echo "demo: the non-FIPS pod was admitted: this is a bug" >&2
+      echo "demo: the non-FIPS pod was admitted: this is a bug (logs: target/dev-cluster/logs/)" >&2
       exit 1
     fi
     case "$out" in

@@ -64,6 +64,12 @@ def state_dir() -> Path:
     return Path(d).resolve() if d else REPO / "target/dev-cluster"
 
 
+def egress_socket(d: Path) -> Path:
+    """A unix socket path short enough (108 bytes) wherever the state directory is."""
+    tag = hashlib.sha256(str(d).encode()).hexdigest()[:12]
+    return Path(f"/tmp/fips-dev-{os.getuid()}-{tag}.sock")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -106,25 +112,33 @@ class State:
         return ports[name]
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie of ours counts as gone.
+def start_time(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot) and this boot's id: together they
+    tell our process from a later one that reuses its pid."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
     except OSError:
-        return False
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] == "Z":  # a zombie of ours counts as gone
+        return None
+    return f"{boot}/{fields[19]}"
+
+
+def alive(pid: int, started: str | None = None) -> bool:
+    now = start_time(pid)
+    return now is not None and (started is None or now == started)
+
+
+def proc_alive(info: dict) -> bool:
+    return alive(info["pid"], info.get("started"))
 
 
 def start(state: State, name: str, cmd: list[str], env: dict | None = None) -> int:
     """Starts `cmd` in a session of its own, logging to logs/NAME.log; kept in the state."""
     old = state.procs.get(name)
-    if old and alive(old["pid"]):
+    if old and proc_alive(old):
         return old["pid"]
     logs = state.dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -134,34 +148,38 @@ def start(state: State, name: str, cmd: list[str], env: dict | None = None) -> i
     p = subprocess.Popen([str(c) for c in cmd], stdout=out, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL, env=full_env, start_new_session=True,
                          cwd=state.dir)
-    state.procs[name] = {"pid": p.pid, "cmd": [str(c) for c in cmd], "env": env or {}}
+    state.procs[name] = {"pid": p.pid, "started": start_time(p.pid), "cmd": [str(c) for c in cmd],
+                         "env": env or {}}
     state.save()
     return p.pid
 
 
-def stop(state: State, name: str, grace: float = 10.0) -> None:
-    info = state.procs.pop(name, None)
-    state.save()
+def stop(state: State, name: str, grace: float = 10.0) -> bool:
+    """Stops a process of ours (its whole session) by pid: SIGTERM, SIGKILL after `grace`.
+    Forgets it once it is gone; True when it is."""
+    info = state.procs.get(name)
     if not info:
-        return
+        return True
     pid = info["pid"]
-    if not alive(pid):
-        return
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        if not proc_alive(info):
+            break
         try:
             os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
+        except (ProcessLookupError, PermissionError):
+            break
         deadline = time.time() + wait
-        while time.time() < deadline:
+        while time.time() < deadline and proc_alive(info):
             try:
-                if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                    return
+                os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
-            if not alive(pid):
-                return
             time.sleep(0.1)
+    if proc_alive(info):
+        return False
+    state.procs.pop(name, None)
+    state.save()
+    return True
 
 
 def wait_until(what: str, secs: float, check, log_name: str | None = None, state: State | None = None):
@@ -176,7 +194,7 @@ def wait_until(what: str, secs: float, check, log_name: str | None = None, state
             last = e
         if state and log_name:
             info = state.procs.get(log_name)
-            if info and not alive(info["pid"]):
+            if info and not proc_alive(info):
                 tail = (state.dir / "logs" / f"{log_name}.log").read_text(errors="replace")[-3000:]
                 die(f"{log_name} exited while waiting for {what}:\n{tail}")
         time.sleep(0.25)
@@ -417,7 +435,7 @@ def up() -> None:
     d.mkdir(parents=True, exist_ok=True)
     state = State(d)
     etcd = state.procs.get("etcd")
-    if not (etcd and alive(etcd["pid"])) and (d / "logs").exists():
+    if not (etcd and proc_alive(etcd)) and (d / "logs").exists():
         # A new cluster: the previous one's logs (and audit log) move aside.
         shutil.rmtree(d / "logs.previous", ignore_errors=True)
         (d / "logs").rename(d / "logs.previous")
@@ -464,10 +482,12 @@ def up() -> None:
     (d / "egress.yaml").write_text(json.dumps({
         "apiVersion": "apiserver.k8s.io/v1beta1", "kind": "EgressSelectorConfiguration",
         "egressSelections": [{"name": "cluster", "connection": {
-            "proxyProtocol": "HTTPConnect", "transport": {"uds": {"udsName": str(d / "egress.sock")}}}}]}))
+            "proxyProtocol": "HTTPConnect", "transport": {"uds": {"udsName": str(egress_socket(d))}}}}]}))
+    if not (state.procs.get("egress") and proc_alive(state.procs["egress"])):
+        egress_socket(d).unlink(missing_ok=True)
     start(state, "egress", [sys.executable, Path(__file__).resolve(), "egress"],
           env={"FIPS_DEV_DIR": str(d)})
-    wait_until("the egress proxy", 30, lambda: (d / "egress.sock").exists(), "egress", state)
+    wait_until("the egress proxy", 30, lambda: egress_socket(d).exists(), "egress", state)
 
     (d / "audit-policy.yaml").write_text(json.dumps({
         "apiVersion": "audit.k8s.io/v1", "kind": "Policy", "omitStages": ["RequestReceived"],
@@ -568,8 +588,8 @@ def node_object(name: str, arch: str) -> dict:
 def node_status(arch: str) -> dict:
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return {"status": {
-        "capacity": {"cpu": "8", "memory": "32Gi", "pods": "110"},
-        "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "110"},
+        "capacity": {"cpu": "8", "memory": "32Gi", "pods": "250"},
+        "allocatable": {"cpu": "8", "memory": "32Gi", "pods": "250"},
         "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
         "nodeInfo": {"architecture": arch, "operatingSystem": "linux", "kubeletVersion": K8S_VERSION,
                      "containerRuntimeVersion": "dev-cluster://0", "osImage": "dev-cluster host root",
@@ -756,7 +776,12 @@ def kubelet() -> None:
                 if signature(status) != signature(pod.get("status", {})):
                     api.request("PATCH", path + "/status", {"status": status},
                                 "application/merge-patch+json", ok=(200, 404, 409))
-                started[meta["uid"]] = meta.get("resourceVersion")
+                if status["phase"] == "Running":
+                    started[meta["uid"]] = meta.get("resourceVersion")
+                # else: an image not pushed yet is looked up again next pass, as a kubelet retries.
+            live = {p["metadata"]["uid"] for p in pods}
+            for uid in [u for u in started if u not in live]:
+                del started[uid]
         except Exception as e:  # noqa: BLE001 - keep going; the API server may be restarting
             print(f"kubelet: {e}", flush=True)
         time.sleep(0.5)
@@ -823,7 +848,7 @@ def egress() -> None:
     import threading
 
     d = state_dir()
-    sock_path = d / "egress.sock"
+    sock_path = egress_socket(d)
     sock_path.unlink(missing_ok=True)
 
     def pipe(a: socket.socket, b: socket.socket) -> None:
@@ -895,11 +920,10 @@ def down() -> None:
         ["kubelet", "kube-scheduler", "kube-controller-manager", "kube-apiserver", "egress", "registry",
          "etcd"]
     order += [n for n in list(state.procs) if n not in order]
-    for name in order:
-        stop(state, name)
-    left = [f"{n} (pid {i['pid']})" for n, i in state.procs.items() if alive(i["pid"])]
+    left = [f"{name} (pid {state.procs[name]['pid']})" for name in order
+            if name in state.procs and not stop(state, name)]
     if left:
-        die(f"still running: {', '.join(left)}")
+        die(f"still running after SIGKILL: {', '.join(left)}; the cluster's data is kept")
     # Data goes with the processes: the next `up` starts a fresh cluster.
     for sub in ("etcd", "registry", "oci", "nodes"):
         shutil.rmtree(d / sub, ignore_errors=True)
