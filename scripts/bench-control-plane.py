@@ -5,9 +5,9 @@
    API server reports it (polled every 50 ms), over several policies.
 2. The webhook's added latency on pod creation at a steady 50 creations/s: the API server's
    own apiserver_admission_webhook_admission_duration_seconds (p50/p99 estimated from its
-   buckets), and the client-side creation latency (p50/p99) in a namespace the webhook judges
-   against one it never sees (kube-system-like exemption), in the same run: the ratio is the
-   cost of admission.
+   buckets, the calls of this step only), and the client-side creation latency (p50/p99) in a
+   namespace the webhook judges against kube-system, which the webhook never sees, in the
+   same run: the ratio is the cost of admission.
 3. The leading controller's resident memory (VmRSS and its peak VmHWM) with 3 Nodes and
    500 running pods, after its status pass.
 
@@ -39,15 +39,22 @@ def quantile(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def histogram_quantile(metrics: str, name: str, q: float, match: str = "") -> tuple[float, int]:
-    buckets = []
+def buckets_of(metrics: str, name: str, match: str) -> dict[float, float]:
+    merged: dict[float, float] = {}
     for line in metrics.splitlines():
         if line.startswith(name + "_bucket{") and match in line:
             le = line.split('le="', 1)[1].split('"', 1)[0]
-            buckets.append((float("inf") if le == "+Inf" else float(le), float(line.rsplit(" ", 1)[1])))
-    merged: dict[float, float] = {}
-    for le, n in buckets:
-        merged[le] = merged.get(le, 0) + n
+            key = float("inf") if le == "+Inf" else float(le)
+            merged[key] = merged.get(key, 0) + float(line.rsplit(" ", 1)[1])
+    return merged
+
+
+def histogram_quantile(metrics: str, name: str, q: float, match: str = "",
+                       before: str = "") -> tuple[float, int]:
+    """The q-quantile of the calls counted in `metrics` and not yet in `before`."""
+    merged = buckets_of(metrics, name, match)
+    for le, n in buckets_of(before, name, match).items():
+        merged[le] = merged.get(le, 0) - n
     items = sorted(merged.items())
     total = items[-1][1] if items else 0
     if total == 0:
@@ -122,7 +129,7 @@ def main() -> None:
         rows = []
 
         # 1. apply -> Ready
-        for ns, labels in (("bench-judged", {"bench": "judged"}), ("bench-exempt", {})):
+        for ns, labels in (("bench-judged", {"bench": "judged"}),):
             api.apply(f"/api/v1/namespaces/{ns}", {"apiVersion": "v1", "kind": "Namespace",
                                                    "metadata": {"name": ns, "labels": labels}})
         times = []
@@ -147,15 +154,17 @@ def main() -> None:
                      f"{statistics.median(times) * 1000:.0f} ms", f"min {min(times) * 1000:.0f} ms, "
                      f"max {max(times) * 1000:.0f} ms"))
 
-        # Let the image get its report, so admissions below are cached verdicts.
+        # Let the image get its report, so admissions below are cached verdicts: a real create
+        # (a dry run requests no scan), admitted by unknownAction Allow.
         probe = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "warm", "namespace": "bench-judged"},
                  "spec": {"containers": [{"name": "app", "image": image}]}}
+        api.request("POST", "/api/v1/namespaces/bench-judged/pods", probe)
         deadline = time.time() + 180
         while True:
             try:
-                api.request("POST", "/api/v1/namespaces/bench-judged/pods?dryRun=All", probe)
-                reports = api.get("/apis/fips.operator.dev/v1alpha1/fipsimagereports")["items"]
-                if any(r.get("status", {}).get("phase") == "Scanned" for r in reports):
+                report = api.get_opt("/apis/fips.operator.dev/v1alpha1/fipsimagereports/"
+                                     + digest.replace(":", "-"))
+                if report and report.get("status", {}).get("phase") == "Scanned":
                     break
             except dc.ApiError:
                 pass
@@ -165,15 +174,14 @@ def main() -> None:
 
         # 2. 50 creations/s, without the webhook then with it.
         half = args.pods // 2
-        base = create_pods(api, "bench-exempt", image, half, args.rate, "base")
+        base = create_pods(api, "kube-system", image, half, args.rate, "bench-base")
         before = api.request("GET", "/metrics").decode()
         judged = create_pods(api, "bench-judged", image, args.pods - half, args.rate, "judged")
         after = api.request("GET", "/metrics").decode()
         name = "apiserver_admission_webhook_admission_duration_seconds"
         match = 'name="workloads.fips.operator.dev"'
-        p50_b, n_b = histogram_quantile(before, name, 0.5, match)
-        p50, n = histogram_quantile(after, name, 0.5, match)
-        p99, _ = histogram_quantile(after, name, 0.99, match)
+        p50, n = histogram_quantile(after, name, 0.5, match, before)
+        p99, _ = histogram_quantile(after, name, 0.99, match, before)
         rows.append((f"webhook admission duration (API server histogram, {n} calls)",
                      f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms", ""))
         b50, b99 = quantile(base, 0.5), quantile(base, 0.99)
@@ -187,7 +195,7 @@ def main() -> None:
         # 3. Controller memory with 3 Nodes and the pods running.
         def running() -> int:
             pods = api.get("/api/v1/pods?fieldSelector=status.phase%3DRunning")["items"]
-            return sum(1 for p in pods if p["metadata"]["namespace"].startswith("bench-"))
+            return sum(1 for p in pods if p["metadata"]["name"].startswith(("bench-base-", "judged-")))
         deadline = time.time() + 120
         while running() < args.pods and time.time() < deadline:
             time.sleep(1)
