@@ -20,6 +20,8 @@ use serde_json::{json, Value};
 const NS: &str = "fips-operator";
 const ENFORCED: &str = "fips-cp-enforced";
 const WARNED: &str = "fips-cp-warned";
+/// A namespace no policy selects, for pods that lend image pull secrets.
+const LENDERS: &str = "fips-cp-lenders";
 const NODES: [&str; 3] = ["dev-amd64-fips", "dev-amd64-plain", "dev-arm64-plain"];
 
 struct Cluster {
@@ -187,6 +189,14 @@ impl Cluster {
         )
     }
 
+    /// A server-side dry run of `manifest` (judged by admission, stored nowhere).
+    fn dry_run(&self, manifest: &Value) -> Output {
+        self.kubectl_in(
+            &["apply", "--server-side", "--dry-run=server", "-f", "-"],
+            Some(&manifest.to_string()),
+        )
+    }
+
     /// Pushes a one-binary image to the cluster's registry; `REGISTRY/NAME` by tag.
     fn push(&self, name: &str, fixture: &str, dest: &str) -> String {
         let out = Command::new("python3")
@@ -244,6 +254,31 @@ fn eventually<T>(secs: u64, what: &str, mut check: impl FnMut() -> Result<T, Str
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
         }
     }
+}
+
+/// Waits until the FipsPolicy's status was written for its current generation; the policy.
+fn observed(c: &Cluster, name: &str, secs: u64) -> Value {
+    eventually(secs, &format!("{name}'s status for its generation"), || {
+        let p = c.json(&["get", "fipspolicy", name]);
+        if p["status"]["observedGeneration"] == p["metadata"]["generation"] {
+            Ok(p)
+        } else {
+            Err(p["status"].to_string())
+        }
+    })
+}
+
+/// Applies an edited FipsPolicy (a new generation) and waits until the operator observed it.
+fn edit_observed(c: &Cluster, edited: &Value, secs: u64) {
+    let name = edited["metadata"]["name"].as_str().expect("name");
+    let before = c.json(&["get", "fipspolicy", name])["metadata"]["generation"].clone();
+    let out = c.apply(edited);
+    assert!(out.status.success(), "{}", text(&out));
+    let after = observed(c, name, secs);
+    assert_ne!(
+        after["metadata"]["generation"], before,
+        "the edit changed nothing"
+    );
 }
 
 fn namespace(name: &str, labels: Value) -> Value {
@@ -403,21 +438,11 @@ fn admission(c: &Cluster, legacy: &str, fips: &str) {
     // written: wait until the leader has observed both and a dry run is judged by it,
     // several times in a row (each request goes to either replica).
     for name in ["cp-enforce", "cp-warn"] {
-        eventually(60, &format!("{name} observed"), || {
-            let p = c.json(&["get", "fipspolicy", name]);
-            if p["status"]["observedGeneration"] == p["metadata"]["generation"] {
-                Ok(())
-            } else {
-                Err(p["status"].to_string())
-            }
-        });
+        observed(c, name, 60);
     }
     let mut in_a_row = 0;
     eventually(120, "every replica to judge by cp-enforce", || {
-        let out = c.kubectl_in(
-            &["apply", "--server-side", "--dry-run=server", "-f", "-"],
-            Some(&pod(ENFORCED, "probe", legacy).to_string()),
-        );
+        let out = c.dry_run(&pod(ENFORCED, "probe", legacy));
         let t = text(&out);
         if !out.status.success() && t.contains("cp-enforce") {
             in_a_row += 1;
@@ -477,10 +502,7 @@ fn admission(c: &Cluster, legacy: &str, fips: &str) {
     let out = c.apply(&deploy);
     assert!(!out.status.success(), "Deployment admitted: {}", text(&out));
     assert!(text(&out).contains("usr/bin/legacy"), "{}", text(&out));
-    let out = c.kubectl_in(
-        &["apply", "--server-side", "--dry-run=server", "-f", "-"],
-        Some(&deploy.to_string()),
-    );
+    let out = c.dry_run(&deploy);
     assert!(!out.status.success(), "dry run admitted: {}", text(&out));
 
     // The FIPS image is admitted and runs (the stand-in kubelet reports it by digest).
@@ -511,14 +533,7 @@ fn admission(c: &Cluster, legacy: &str, fips: &str) {
     }
 
     // The policy's status follows: Ready, observedGeneration, and the violation is counted.
-    let status = eventually(120, "cp-enforce status for generation 1", || {
-        let p = c.json(&["get", "fipspolicy", "cp-enforce"]);
-        let gen = p["metadata"]["generation"].clone();
-        if p["status"]["observedGeneration"] != gen {
-            return Err(p["status"].to_string());
-        }
-        Ok(p)
-    });
+    let status = observed(c, "cp-enforce", 120);
     assert!(status["status"]["conditions"].is_array(), "{status}");
     // nodeAction Taint: the nodes the probes prove not in FIPS mode are tainted, the FIPS one not.
     eventually(90, "not-FIPS nodes tainted", || {
@@ -532,16 +547,7 @@ fn admission(c: &Cluster, legacy: &str, fips: &str) {
     // An edit is observed.
     let mut edited = policy("cp-enforce", "Enforce", ("fips-cp", "enforce"), "Label");
     edited["spec"]["images"] = json!({"exempt": ["example.invalid/*"]});
-    let out = c.apply(&edited);
-    assert!(out.status.success(), "{}", text(&out));
-    eventually(60, "cp-enforce observedGeneration after an edit", || {
-        let p = c.json(&["get", "fipspolicy", "cp-enforce"]);
-        let gen = p["metadata"]["generation"].as_i64().unwrap_or(0);
-        if gen < 2 || p["status"]["observedGeneration"].as_i64() != Some(gen) {
-            return Err(p["status"].to_string());
-        }
-        Ok(())
-    });
+    edit_observed(c, &edited, 60);
     // The printer columns resolve.
     let table = c.ok(&["get", "fipspolicies"]);
     let header = table.lines().next().unwrap_or_default().to_string();
@@ -571,32 +577,42 @@ fn admission(c: &Cluster, legacy: &str, fips: &str) {
         "{table}"
     );
     // A pod lending an image pull secret: the controller scans its image with it (reading the
-    // Secret in the pod's namespace, which the audit check below wants to see).
+    // Secret in the pod's namespace, which the audit check below wants to see). In a namespace
+    // no policy selects, so the webhook asks for no scan of its own (which would read no
+    // secret) before the controller sees the running pod.
+    c.apply(&namespace(LENDERS, json!({})));
     let auth = base64_of(&format!(
         "{{\"auths\":{{\"{}\":{{\"auth\":\"{}\"}}}}}}",
         c.registry,
         base64_of("puller:secret")
     ));
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-        "metadata": {"name": "regcred", "namespace": WARNED},
+        "metadata": {"name": "regcred", "namespace": LENDERS},
         "data": {".dockerconfigjson": auth}});
     let out = c.apply(&secret);
     assert!(out.status.success(), "{}", text(&out));
     let private = c.push("cp/private:1", "go127-nocrypto", "usr/bin/app");
-    let mut lending = pod(WARNED, "private", &private);
+    let mut lending = pod(LENDERS, "private", &private);
     lending["spec"]["imagePullSecrets"] = json!([{"name": "regcred"}]);
     let out = c.apply(&lending);
     assert!(out.status.success(), "{}", text(&out));
-    // And one whose ServiceAccount lends it (read from the pod's namespace).
+    // And a workload template whose ServiceAccount lends it: read from the template's
+    // namespace. (A pod never needs that read on a real API server: ServiceAccount admission
+    // copies the account's pull secrets into the pod.) A suspended CronJob makes no pod.
     let sa = json!({"apiVersion": "v1", "kind": "ServiceAccount",
-        "metadata": {"name": "lender", "namespace": WARNED},
+        "metadata": {"name": "lender", "namespace": LENDERS},
         "imagePullSecrets": [{"name": "regcred"}]});
     let out = c.apply(&sa);
     assert!(out.status.success(), "{}", text(&out));
     let via_sa = c.push("cp/via-sa:1", "go127-nocrypto", "usr/local/bin/app");
-    let mut lent = pod(WARNED, "via-sa", &via_sa);
-    lent["spec"]["serviceAccountName"] = json!("lender");
-    let out = c.apply(&lent);
+    let mut template = pod(LENDERS, "via-sa", &via_sa)["spec"].clone();
+    template["serviceAccountName"] = json!("lender");
+    template["restartPolicy"] = json!("Never");
+    let cronjob = json!({"apiVersion": "batch/v1", "kind": "CronJob",
+        "metadata": {"name": "via-sa", "namespace": LENDERS},
+        "spec": {"schedule": "0 0 1 1 *", "suspend": true,
+                 "jobTemplate": {"spec": {"template": {"spec": template}}}}});
+    let out = c.apply(&cronjob);
     assert!(out.status.success(), "{}", text(&out));
     for image in ["cp/private", "cp/via-sa"] {
         eventually(120, &format!("{image} to be scanned"), || {
@@ -715,24 +731,24 @@ fn node_statuses(c: &Cluster) {
 
 /// The nodes carrying the operator's `fips.operator.dev/not-fips:NoSchedule` taint, sorted.
 fn tainted_nodes(c: &Cluster) -> Vec<String> {
+    node_names(c, |n| {
+        taints(n).any(|t| t["key"] == "fips.operator.dev/not-fips" && t["effect"] == "NoSchedule")
+    })
+}
+
+fn taints(node: &Value) -> impl Iterator<Item = &Value> {
+    node["spec"]["taints"].as_array().into_iter().flatten()
+}
+
+/// The names of the Nodes `keep` keeps, sorted.
+fn node_names(c: &Cluster, keep: impl Fn(&Value) -> bool) -> Vec<String> {
     let nodes = c.json(&["get", "nodes"]);
     let mut out: Vec<String> = nodes["items"]
         .as_array()
         .expect("nodes")
         .iter()
-        .filter(|n| {
-            n["spec"]["taints"].as_array().is_some_and(|t| {
-                t.iter().any(|t| {
-                    t["key"] == "fips.operator.dev/not-fips" && t["effect"] == "NoSchedule"
-                })
-            })
-        })
-        .map(|n| {
-            n["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string()
-        })
+        .filter(|n| keep(n))
+        .filter_map(|n| n["metadata"]["name"].as_str().map(String::from))
         .collect();
     out.sort();
     out
@@ -781,17 +797,7 @@ fn leader_failover(c: &Cluster) {
     // The new holder writes: an edit of a policy is observed.
     let mut edited = policy("cp-warn", "Warn", ("fips-cp", "warn"), "None");
     edited["spec"]["images"] = json!({"exempt": ["example.invalid/after-failover"]});
-    let out = c.apply(&edited);
-    assert!(out.status.success(), "{}", text(&out));
-    eventually(60, "the new leader to observe the edit", || {
-        let p = c.json(&["get", "fipspolicy", "cp-warn"]);
-        let gen = p["metadata"]["generation"].as_i64().unwrap_or(0);
-        if gen >= 2 && p["status"]["observedGeneration"].as_i64() == Some(gen) {
-            Ok(())
-        } else {
-            Err(p["status"].to_string())
-        }
-    });
+    edit_observed(c, &edited, 60);
     step(&format!(
         "leader {holder} killed; {next} took over in {took:?}"
     ));
@@ -910,28 +916,9 @@ fn api_server_restart(c: &Cluster, legacy: &str) {
     // Written while the operator could not watch.
     let mut edited = policy("cp-enforce", "Enforce", ("fips-cp", "enforce"), "Label");
     edited["spec"]["images"] = json!({"exempt": ["example.invalid/after-restart"]});
-    let out = c.apply(&edited);
-    assert!(out.status.success(), "{}", text(&out));
-    let generation = c.json(&["get", "fipspolicy", "cp-enforce"])["metadata"]["generation"]
-        .as_i64()
-        .expect("generation");
-    eventually(
-        90,
-        "the operator to observe an edit made across the restart",
-        || {
-            let p = c.json(&["get", "fipspolicy", "cp-enforce"]);
-            if p["status"]["observedGeneration"].as_i64() == Some(generation) {
-                Ok(())
-            } else {
-                Err(p["status"].to_string())
-            }
-        },
-    );
+    edit_observed(c, &edited, 90);
     eventually(60, "the webhook to judge after the restart", || {
-        let out = c.kubectl_in(
-            &["apply", "--server-side", "--dry-run=server", "-f", "-"],
-            Some(&pod(ENFORCED, "after-restart", legacy).to_string()),
-        );
+        let out = c.dry_run(&pod(ENFORCED, "after-restart", legacy));
         let t = text(&out);
         if !out.status.success() && t.contains("not FIPS-capable") {
             Ok(())
@@ -1105,28 +1092,14 @@ fn uninstall(c: &Cluster, legacy: &str) {
     std::mem::forget(again);
     c.ok(&["delete", "fipspolicies", "--all", "--wait=true"]);
     eventually(90, "labels and taints to be taken back", || {
-        let nodes = c.json(&["get", "nodes"]);
-        let marked: Vec<String> = nodes["items"]
-            .as_array()
-            .expect("nodes")
-            .iter()
-            .filter(|n| {
-                n["metadata"]["labels"]["fips.operator.dev/enabled"].is_string()
-                    || n["spec"]["taints"].as_array().is_some_and(|t| {
-                        t.iter().any(|t| {
-                            t["key"]
-                                .as_str()
-                                .is_some_and(|k| k.starts_with("fips.operator.dev/"))
-                        })
-                    })
-            })
-            .map(|n| {
-                n["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string()
-            })
-            .collect();
+        let marked = node_names(c, |n| {
+            n["metadata"]["labels"]["fips.operator.dev/enabled"].is_string()
+                || taints(n).any(|t| {
+                    t["key"]
+                        .as_str()
+                        .is_some_and(|k| k.starts_with("fips.operator.dev/"))
+                })
+        });
         if marked.is_empty() {
             Ok(())
         } else {
