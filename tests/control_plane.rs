@@ -281,6 +281,19 @@ fn edit_observed(c: &Cluster, edited: &Value, secs: u64) {
     );
 }
 
+/// Repeats `attempt` until the API server refuses it with a message containing `needle`.
+fn until_refused(secs: u64, what: &str, needle: &str, mut attempt: impl FnMut() -> Output) {
+    eventually(secs, what, || {
+        let out = attempt();
+        let t = text(&out);
+        if !out.status.success() && t.contains(needle) {
+            Ok(())
+        } else {
+            Err(t)
+        }
+    });
+}
+
 fn namespace(name: &str, labels: Value) -> Value {
     json!({"apiVersion": "v1", "kind": "Namespace",
            "metadata": {"name": name, "labels": labels}})
@@ -829,15 +842,12 @@ fn webhook_down(c: &Cluster, legacy: &str) {
         "controllers exited {:?} after SIGTERM",
         stopping.elapsed()
     ));
-    eventually(30, "the webhook to refuse while down", || {
-        let out = c.apply(&pod(ENFORCED, "while-down", legacy));
-        let t = text(&out);
-        if !out.status.success() && t.contains("failed calling webhook") {
-            Ok(())
-        } else {
-            Err(t)
-        }
-    });
+    until_refused(
+        30,
+        "the webhook to refuse while down",
+        "failed calling webhook",
+        || c.apply(&pod(ENFORCED, "while-down", legacy)),
+    );
     let out = c.apply(&pod("kube-system", "while-down", legacy));
     assert!(out.status.success(), "kube-system blocked: {}", text(&out));
     step("webhook down: Fail policy refuses judged namespaces, kube-system works");
@@ -917,15 +927,12 @@ fn api_server_restart(c: &Cluster, legacy: &str) {
     let mut edited = policy("cp-enforce", "Enforce", ("fips-cp", "enforce"), "Label");
     edited["spec"]["images"] = json!({"exempt": ["example.invalid/after-restart"]});
     edit_observed(c, &edited, 90);
-    eventually(60, "the webhook to judge after the restart", || {
-        let out = c.dry_run(&pod(ENFORCED, "after-restart", legacy));
-        let t = text(&out);
-        if !out.status.success() && t.contains("not FIPS-capable") {
-            Ok(())
-        } else {
-            Err(t)
-        }
-    });
+    until_refused(
+        60,
+        "the webhook to judge after the restart",
+        "not FIPS-capable",
+        || c.dry_run(&pod(ENFORCED, "after-restart", legacy)),
+    );
     // The resumed watches were answered 410 Gone (Expired), and re-listed.
     let expired = c.logs().iter().any(|(name, log)| {
         let from = before
