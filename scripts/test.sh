@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
 scripts/build-fixtures.sh
+scripts/fetch-third-party.sh
 scripts/build-control-plane.sh >/dev/null
 scripts/build-fips.sh
 cargo fmt --all -- --check
