@@ -8,6 +8,7 @@ mod go_pclntab;
 mod go_rules;
 pub mod module_registry;
 mod native_rules;
+mod own_crypto;
 mod rust_crates;
 pub mod verdict;
 

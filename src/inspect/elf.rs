@@ -429,6 +429,23 @@ impl<'a> ElfView<'a> {
     }
 }
 
+impl<'a> ElfView<'a> {
+    /// Executable sections' bytes (round constants compiled into instruction immediates).
+    /// Empty for a file without sections: `data_regions` then covers its whole segments.
+    pub fn code_regions(&self) -> Vec<&'a [u8]> {
+        self.sections
+            .iter()
+            .filter(|s| {
+                s.has_file_data()
+                    && s.flags & u64::from(elf::SHF_ALLOC) != 0
+                    && s.flags & u64::from(elf::SHF_EXECINSTR) != 0
+                    && s.sh_type == elf::SHT_PROGBITS
+            })
+            .map(|s| self.section_data(s))
+            .collect()
+    }
+}
+
 /// Sections the Go linker fills with its own tables.
 fn is_go_table(name: &[u8]) -> bool {
     name.starts_with(b".go")

@@ -2,7 +2,7 @@
 //! Order: module routes, non-FIPS markers, constant tables, `no-crypto`; crypto libraries
 //! themselves are judged as modules (§2).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::memmem;
@@ -10,44 +10,8 @@ use std::sync::OnceLock;
 
 use super::elf::ElfView;
 use super::findings::{Activation, Findings, ModuleRoute, Role};
+use super::own_crypto::{self, Class};
 use super::rust_crates;
-
-/// Little-endian constant tables (FIPS-RULES §4 "Constant tables"): the rules' 8-byte
-/// signature and the table entry (or entries) that follow it, 16 bytes in all. Eight bytes
-/// alone are a number that other tables hold too: glibc's `libm.so.6` carries SHA-512 K[0]
-/// (`0x428a2f98d728ae22`) as a double among its polynomial coefficients. Every implementation
-/// of these functions stores the table in order (OpenSSL's SIMD layouts repeat whole rows),
-/// so the first 16 bytes are always there where the table is.
-const CONSTANT_TABLES: &[(&str, [u8; 16])] = &[
-    (
-        "SHA-256 K", // 428a2f98 71374491 b5c0fbcf e9b5dba5
-        [
-            0x98, 0x2f, 0x8a, 0x42, 0x91, 0x44, 0x37, 0x71, 0xcf, 0xfb, 0xc0, 0xb5, 0xa5, 0xdb,
-            0xb5, 0xe9,
-        ],
-    ),
-    (
-        "SHA-512 K", // 428a2f98d728ae22 7137449123ef65cd
-        [
-            0x22, 0xae, 0x28, 0xd7, 0x98, 0x2f, 0x8a, 0x42, 0xcd, 0x65, 0xef, 0x23, 0x91, 0x44,
-            0x37, 0x71,
-        ],
-    ),
-    (
-        "AES S-box",
-        [
-            0x63, 0x7c, 0x77, 0x7b, 0xf2, 0x6b, 0x6f, 0xc5, 0x30, 0x01, 0x67, 0x2b, 0xfe, 0xd7,
-            0xab, 0x76,
-        ],
-    ),
-    (
-        "MD5 T", // d76aa478 e8c7b756 242070db c1bdceee
-        [
-            0x78, 0xa4, 0x6a, 0xd7, 0x56, 0xb7, 0xc7, 0xe8, 0xdb, 0x70, 0x20, 0x24, 0xee, 0xce,
-            0xbd, 0xc1,
-        ],
-    ),
-];
 
 const AWS_LC_FIPS: &[u8] = b"AWS-LC FIPS ";
 
@@ -59,6 +23,7 @@ const NON_FIPS_SONAMES: &[(&str, &str)] = &[
     ("libnettle.so", "nettle"),
     ("libhogweed.so", "nettle"),
     ("libhcrypto.so", "Heimdal hcrypto"),
+    ("libtomcrypt.so", "libtomcrypt"),
 ];
 
 /// Distro libraries that are FIPS modules when their distro package is registered (I5).
@@ -202,11 +167,17 @@ struct Markers {
     fips_provider_name: bool,
     ubuntu_module: bool,
     wolf_fips: bool,
-    defined_libs: BTreeSet<&'static str>,
+    /// Libraries outside any module found by their API: whether it is defined here (linked
+    /// statically) or only called.
+    defined_libs: BTreeMap<&'static str, bool>,
     rust_crates: BTreeSet<String>,
     rust_rng: bool,
     registry_crates: BTreeSet<String>,
-    constants: Vec<&'static str>,
+    /// Own-implementation and constant-table markers, by first file offset.
+    own: own_crypto::Seen,
+    /// Defines CPython's built-in hash modules (`PyInit__sha1`, ...): their hashes are not
+    /// what hashlib uses in FIPS mode (evidence only).
+    cpython_hashes: Vec<String>,
 }
 
 /// Judges the non-Go markers of a file. `is_go` skips what only applies to non-Go files
@@ -215,10 +186,17 @@ pub(crate) fn judge(elf: &ElfView<'_>, file_name: &str, is_go: bool, f: &mut Fin
     let mut m = Markers::default();
     scan_symbols(elf, &mut m);
     let regions = elf.data_regions(is_go);
-    scan_strings(&regions, !is_go, &mut m);
+    // Round constants also sit in code as instruction immediates; Go's code is Go's own
+    // crypto, judged by the Go rules.
+    let code = if is_go {
+        Vec::new()
+    } else {
+        elf.code_regions()
+    };
+    scan_strings(elf.data, &regions, &code, !is_go, &mut m);
     if is_go {
         // Go's own crypto is judged by the Go rules; constant tables decide nothing there.
-        m.constants.clear();
+        m.own.clear();
     }
     if !is_go && m.aws_lc_fips_string.is_none() {
         // The aws-lc FIPS module keeps its constants inside its own code (the module boundary
@@ -251,10 +229,11 @@ pub(crate) fn judge(elf: &ElfView<'_>, file_name: &str, is_go: bool, f: &mut Fin
 /// A Go binary whose function names show no crypto but whose bytes carry crypto constant
 /// tables has hidden names (an obfuscator such as garble): it cannot be judged `no-crypto`.
 fn go_constants_guard(elf: &ElfView<'_>, f: &mut Findings) {
-    let tables: Vec<&str> = CONSTANT_TABLES
+    let tables: Vec<String> = own_crypto::MARKERS
         .iter()
-        .filter(|(_, bytes)| memmem::find(elf.data, bytes).is_some())
-        .map(|(name, _)| *name)
+        .filter(|mk| mk.class == Class::Table)
+        .filter(|mk| memmem::find(elf.data, &own_crypto::bytes(mk)).is_some())
+        .map(|mk| format!("{} {}", mk.family, mk.name))
         .collect();
     if !tables.is_empty() {
         let why = format!(
@@ -292,14 +271,33 @@ fn scan_symbols(elf: &ElfView<'_>, m: &mut Markers) {
                     m.openssl_defined.push(name.to_string());
                 }
                 "wolfCrypt_GetStatus_fips" => m.wolf_fips = true,
-                "sodium_init" => {
-                    m.defined_libs.insert("libsodium");
+                "sodium_init" | "crypto_secretbox_easy" | "crypto_sign_ed25519_detached" => {
+                    m.defined_libs.insert("libsodium", true);
                 }
+                "argon2_hash" | "argon2_ctx" | "argon2_verify" => {
+                    m.defined_libs.insert("Argon2", true);
+                }
+                "PyInit__md5" | "PyInit__sha1" | "PyInit__sha256" | "PyInit__sha512"
+                | "PyInit__sha2" | "PyInit__blake2" => m.cpython_hashes.push(name.to_string()),
                 _ if name.starts_with("mbedtls_") => {
-                    m.defined_libs.insert("mbedTLS");
+                    m.defined_libs.insert("mbedTLS", true);
                 }
                 _ => {}
             }
+        }
+        match name {
+            // libtomcrypt's API, linked statically (defined) or from its library (imported).
+            "register_cipher" | "register_hash" | "find_cipher" | "find_hash" | "crypt_argchk"
+            | "cipher_descriptor" | "hash_descriptor" | "sha256_process" | "chacha_crypt"
+            | "ecc_make_key_ex" => {
+                let defined = m.defined_libs.get("libtomcrypt").copied().unwrap_or(false);
+                m.defined_libs.insert("libtomcrypt", defined || sym.defined);
+            }
+            // nettle called directly: outside GnuTLS, whose module it is part of.
+            _ if !sym.defined && name.starts_with("nettle_") => {
+                m.defined_libs.entry("nettle").or_insert(false);
+            }
+            _ => {}
         }
         if name.starts_with("_ZN") || name.starts_with("_R") {
             scan_rust_symbol(name, m);
@@ -348,7 +346,8 @@ enum Pattern {
     FipsProviderName,
     UbuntuModule,
     SrcPath,
-    Constant(usize),
+    /// `own_crypto::MARKERS[i]`.
+    Own(usize),
 }
 
 const PATTERNS: &[(&[u8], Pattern)] = &[
@@ -363,28 +362,48 @@ const PATTERNS: &[(&[u8], Pattern)] = &[
     (b"OpenSSL FIPS Provider", Pattern::FipsProviderName),
     (b"OpenSSL Cryptographic Module", Pattern::UbuntuModule),
     (b"/src/", Pattern::SrcPath),
-    (&CONSTANT_TABLES[0].1, Pattern::Constant(0)),
-    (&CONSTANT_TABLES[1].1, Pattern::Constant(1)),
-    (&CONSTANT_TABLES[2].1, Pattern::Constant(2)),
-    (&CONSTANT_TABLES[3].1, Pattern::Constant(3)),
 ];
 
-fn automaton() -> &'static AhoCorasick {
-    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+/// The string markers and every `own_crypto` marker, in one automaton.
+fn automaton() -> &'static (AhoCorasick, Vec<Pattern>) {
+    static AC: OnceLock<(AhoCorasick, Vec<Pattern>)> = OnceLock::new();
     AC.get_or_init(|| {
-        AhoCorasick::builder()
+        let mut bytes: Vec<Vec<u8>> = PATTERNS.iter().map(|(p, _)| p.to_vec()).collect();
+        let mut kinds: Vec<Pattern> = PATTERNS.iter().map(|(_, k)| *k).collect();
+        for (i, marker) in own_crypto::MARKERS.iter().enumerate() {
+            bytes.push(own_crypto::bytes(marker));
+            kinds.push(Pattern::Own(i));
+        }
+        let ac = AhoCorasick::builder()
             .match_kind(MatchKind::LeftmostLongest)
-            .build(PATTERNS.iter().map(|(p, _)| *p))
-            .expect("the marker patterns build")
+            .build(&bytes)
+            .expect("the marker patterns build");
+        (ac, kinds)
     })
 }
 
-fn scan_strings(regions: &[&[u8]], registry_paths: bool, m: &mut Markers) {
-    let mut constants = [false; CONSTANT_TABLES.len()];
+/// One pass of the automaton over each data region and each code region; in code only the
+/// constants count (round constants as instruction immediates, tables kept in `.text`).
+fn scan_strings(
+    file: &[u8],
+    regions: &[&[u8]],
+    code: &[&[u8]],
+    registry_paths: bool,
+    m: &mut Markers,
+) {
+    let (ac, kinds) = automaton();
+    let base = |region: &[u8]| (region.as_ptr() as usize).saturating_sub(file.as_ptr() as usize);
+    for region in code {
+        for hit in ac.find_iter(*region) {
+            if let Pattern::Own(i) = kinds[hit.pattern().as_usize()] {
+                m.own.record(i, base(region) + hit.start(), true);
+            }
+        }
+    }
     for region in regions {
-        for hit in automaton().find_iter(*region) {
+        for hit in ac.find_iter(*region) {
             let (at, end) = (hit.start(), hit.end());
-            match PATTERNS[hit.pattern().as_usize()].1 {
+            match kinds[hit.pattern().as_usize()] {
                 // Each of these names a module only with the version it carries in real
                 // builds ("AWS-LC FIPS 4.2.0", `aws-lc-sys-0.47.0/`): the bare words are what
                 // any tool that looks for them (this scanner included) holds as literals.
@@ -440,16 +459,10 @@ fn scan_strings(regions: &[&[u8]], registry_paths: bool, m: &mut Markers) {
                         }
                     }
                 }
-                Pattern::Constant(i) => constants[i] = true,
+                Pattern::Own(i) => m.own.record(i, base(region) + at, false),
             }
         }
     }
-    m.constants = CONSTANT_TABLES
-        .iter()
-        .zip(constants)
-        .filter(|(_, seen)| *seen)
-        .map(|((name, _), _)| *name)
-        .collect();
 }
 
 /// The first `OpenSSL <digit>…` or `LibreSSL <digit>…` version string in a library.
@@ -613,13 +626,49 @@ fn judge_consumer(elf: &ElfView<'_>, m: &Markers, f: &mut Findings) {
     for soname in &elf.needed {
         apply_needed(&String::from_utf8_lossy(soname), "", f);
     }
-    for lib in &m.defined_libs {
-        f.not_fips(format!("defines {lib} functions (no FIPS module)"));
+    for (lib, defined) in &m.defined_libs {
+        if *defined {
+            f.not_fips(format!("defines {lib} functions (no FIPS module)"));
+        } else {
+            f.not_fips(format!("calls {lib} functions directly (no FIPS module)"));
+        }
     }
     judge_rust(m, f);
-    if !m.constants.is_empty() {
-        let tables = m.constants.join(", ");
-        if static_module || !f.routes.is_empty() {
+    judge_own_crypto(m, static_module || !f.routes.is_empty(), static_module, f);
+}
+
+/// Crypto compiled into the file (`own_crypto`). An implementation is crypto outside any
+/// module also beside a dynamic module route (a program that links libcrypto and carries its
+/// own Blowfish uses both); beside a statically linked module its tables cannot be told from
+/// the module's own, so they are a warning there. The last-resort tables keep their old
+/// weight: crypto alone, a warning beside any module route.
+fn judge_own_crypto(m: &Markers, any_route: bool, static_module: bool, f: &mut Findings) {
+    let own = own_crypto::assess(&m.own);
+    for (family, what) in &own.implementations {
+        if static_module {
+            f.warn(format!(
+                "own {family} implementation beside a statically linked module: {what}"
+            ));
+        } else if is_cpython_hash(family, m) {
+            f.evidence(format!(
+                "{family} in CPython's built-in hash module ({}: hashlib uses OpenSSL in FIPS mode): {what}",
+                m.cpython_hashes.join(", ")
+            ));
+        } else {
+            f.not_fips(format!(
+                "own {family} implementation: {what} (crypto outside any module)"
+            ));
+        }
+    }
+    let tables: Vec<&str> = own
+        .tables
+        .iter()
+        .copied()
+        .filter(|t| !is_cpython_hash(t.split(' ').next().unwrap_or(""), m))
+        .collect();
+    if !tables.is_empty() {
+        let tables = tables.join(", ");
+        if any_route {
             f.warn(format!("constant tables {tables} beside a module route"));
         } else if f.non_fips.is_empty() {
             f.not_fips(format!(
@@ -630,6 +679,16 @@ fn judge_consumer(elf: &ElfView<'_>, m: &Markers, f: &mut Findings) {
             f.evidence(format!("constant tables {tables}"));
         }
     }
+    for w in own.warnings {
+        f.warn(w);
+    }
+}
+
+/// CPython's built-in `_md5`, `_sha1`, `_sha2`/`_sha256`/`_sha512` and `_blake2` modules
+/// (evidence only: in FIPS mode hashlib takes its hashes from OpenSSL).
+fn is_cpython_hash(family: &str, m: &Markers) -> bool {
+    !m.cpython_hashes.is_empty()
+        && matches!(family, "MD5" | "SHA-1" | "SHA-256" | "SHA-512" | "BLAKE2")
 }
 
 fn judge_rust(m: &Markers, f: &mut Findings) {

@@ -55,6 +55,14 @@ pub(crate) const PRIMITIVE_CRATES: &[&str] = &[
     "tiger",
     "crypto_box",
     "ed448_goldilocks",
+    "bcrypt_pbkdf",
+    "rc2",
+    "cmac",
+    "ghash",
+    "polyval",
+    "dsa",
+    "yescrypt",
+    "balloon_hash",
 ];
 
 /// Crates that are ChaCha used only as a random number generator: evidence, not crypto.
