@@ -10,6 +10,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::image::regular_file;
 use crate::image::rootfs::{judge_program, ScanContext};
 use crate::inspect::Verdict;
 
@@ -30,7 +31,7 @@ pub struct HostFacts {
 }
 
 fn read_trimmed(root: &Path, rel: &str) -> Option<String> {
-    std::fs::read_to_string(root.join(rel))
+    regular_file::read_to_string(&root.join(rel))
         .ok()
         .map(|s| s.trim().to_string())
 }
@@ -51,7 +52,7 @@ pub fn host_facts(root: &Path, ctx: &ScanContext) -> HostFacts {
     let crypto_policy = read_trimmed(root, "etc/crypto-policies/state/current");
     let os = ["etc/os-release", "usr/lib/os-release"]
         .iter()
-        .find_map(|p| std::fs::read_to_string(root.join(p)).ok())
+        .find_map(|p| regular_file::read_to_string(&root.join(p)).ok())
         .and_then(|text| {
             text.lines()
                 .find_map(|l| l.strip_prefix("PRETTY_NAME="))
@@ -70,7 +71,7 @@ pub fn host_facts(root: &Path, ctx: &ScanContext) -> HostFacts {
 fn openssl_provider(root: &Path, ctx: &ScanContext) -> Option<String> {
     for dir in crate::image::rootfs::MODULE_DIRS {
         let rel = format!("{dir}/fips.so");
-        let Ok(data) = std::fs::read(root.join(&rel)) else {
+        let Ok(data) = regular_file::read(&root.join(&rel)) else {
             continue;
         };
         let (v, _) = judge_program(root, &rel, &data, ctx, None, &[]);

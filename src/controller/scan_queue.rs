@@ -624,6 +624,7 @@ async fn scan_blocking(
         Platform::parse(&req.platform).map_err(|e| format!("platform {}: {e}", req.platform))?;
     let opts = ImageOptions {
         platform,
+        require_platform: false,
         registry: RegistryOptions {
             insecure: ctx.settings.insecure_registries.clone(),
             auth_file: None,

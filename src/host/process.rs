@@ -190,7 +190,7 @@ pub fn process_state(
 
 /// Reads one `/proc/<pid>` file; `Err` keeps the kind (gone vs. denied).
 fn read(dir: &Path, name: &str) -> std::io::Result<Vec<u8>> {
-    std::fs::read(dir.join(name))
+    crate::image::regular_file::read(&dir.join(name))
 }
 
 fn parse_environ(raw: &[u8]) -> BTreeMap<String, String> {

@@ -36,7 +36,7 @@ impl Jars {
         let Some(real) = confined::resolve(root, Path::new(rel), true) else {
             return;
         };
-        let Ok(mut file) = std::fs::File::open(root.join(real)) else {
+        let Ok(mut file) = super::regular_file::open(&root.join(real)) else {
             return;
         };
         for name in zip_names::names(&mut file).unwrap_or_default() {
