@@ -38,8 +38,8 @@ use crate::policy::ImagePolicy;
 
 pub(crate) use run::signal;
 pub use run::{
-    admission_snapshot, lease_held, reconcile_all, request_scans, run, RunOptions, WebhookCerts,
-    WebhookOptions,
+    admission_snapshot, kube_client, lease_held, reconcile_all, request_scans, run, RunOptions,
+    WebhookCerts, WebhookOptions,
 };
 
 /// The field manager of every write the controller makes.

@@ -415,6 +415,94 @@ fn errors_exit_2_and_say_what_to_do() {
     assert_eq!(run.code, 0);
 }
 
+/// stdout carries only the result: an error is said once, on stderr, without repeating its
+/// cause.
+#[test]
+fn errors_are_said_once_on_stderr() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = certified_go(dir.path());
+    let run = fips_operator(&["scan", "--as-of", AS_OF, &good, "/nonexistent/file"]);
+    assert_eq!(run.code, 2);
+    assert!(!run.stdout.contains("/nonexistent"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("{good}: COMPLIANT")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        run.stderr.trim(),
+        "fips-operator: scan /nonexistent/file: no such file or directory; pass an ELF file, a \
+         root filesystem directory, oci:DIR, docker-archive:FILE or docker://REF"
+    );
+    let run = fips_operator(&["scan", "/nonexistent/file"]);
+    assert_eq!((run.code, run.stdout.as_str()), (2, ""));
+}
+
+/// Each bad input a newcomer tries gets a message that names it and says what to do.
+#[test]
+fn bad_inputs_get_clear_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = dir.path().join("image.tar");
+    std::fs::write(&text, "not a tar file\n").expect("write");
+    let run = fips_operator(&["scan", &format!("docker-archive:{}", text.display())]);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr.trim(),
+        format!(
+            "fips-operator: scan docker-archive:{0}: {0}: not a docker archive (a tar file from \
+             docker save or skopeo copy … docker-archive:): failed to read entire block",
+            text.display()
+        )
+    );
+
+    // A Docker Hub reference is not read as a path, and nothing is pulled on a typo.
+    let run = fips_operator(&["scan", "alpine:3.20"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("to scan the image, write docker://alpine:3.20"),
+        "{}",
+        run.stderr
+    );
+
+    // An unresolvable registry: the cause is said, and no plain-HTTP hint for a name lookup.
+    let run = fips_operator(&["scan", "--no-cache", "docker://registry.invalid/app:1"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("cannot reach registry registry.invalid")
+            && !run
+                .stderr
+                .contains("error sending request for url (https://registry.invalid/v2/);")
+            && !run.stderr.contains("--insecure-registry"),
+        "{}",
+        run.stderr
+    );
+
+    let missing = dir.path().join("missing/dir");
+    let run = fips_operator(&["crd", "--out", &missing.to_string_lossy()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no such directory"), "{}", run.stderr);
+    assert!(!missing.exists() && !dir.path().join("missing").exists());
+
+    // A KUBECONFIG that is set but not a kubeconfig: said so, not "set KUBECONFIG".
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fips-operator"))
+        .args(["probe", "--node", "n1"])
+        .env("KUBECONFIG", &text)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "KUBECONFIG={}: failed to parse kubeconfig",
+            text.display()
+        )) && !stderr.contains("set KUBECONFIG"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_registry_override_changes_the_verdict() {
     let dir = tempfile::tempdir().expect("tempdir");

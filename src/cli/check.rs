@@ -76,7 +76,10 @@ pub fn evaluate(
         }
     }
     if unreadable > 0 {
-        reasons.push(format!("{unreadable} processes could not be inspected"));
+        reasons.push(format!(
+            "{} could not be inspected",
+            crate::host::process::processes(unreadable)
+        ));
     }
     for t in &tls {
         if let Some(e) = &t.error {

@@ -388,20 +388,70 @@ pub fn scan_processes_with(
             proc_dir.display()
         ));
     }
+    let own_status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     for (what, pids) in denied {
         let mut shown: Vec<String> = pids.iter().take(5).map(u32::to_string).collect();
         if pids.len() > 5 {
             shown.push("…".into());
         }
         out.warnings.push(format!(
-            "{} processes could not be inspected (pid {}: /proc/<pid>/{what}: permission denied): \
-             run as root, or give the probe CAP_SYS_PTRACE (other users' exe, root and environ) \
-             and CAP_DAC_READ_SEARCH; a process of a more privileged sandbox stays hidden even then",
-            pids.len(),
-            shown.join(", ")
+            "{} could not be inspected (pid {}: /proc/<pid>/{what}: permission denied): {}",
+            processes(pids.len()),
+            shown.join(", "),
+            privilege_hint(&own_status)
         ));
     }
     Ok(out)
+}
+
+/// `1 process`, `2 processes`.
+pub fn processes(n: usize) -> String {
+    match n {
+        1 => "1 process".into(),
+        n => format!("{n} processes"),
+    }
+}
+
+/// Linux capability numbers (`linux/capability.h`).
+const CAP_DAC_READ_SEARCH: u32 = 2;
+const CAP_SYS_PTRACE: u32 = 19;
+
+/// What would let this process read other processes, from its own `/proc/self/status`: root
+/// and the capabilities it lacks, or, when it has them, why a process stays hidden anyway.
+pub fn privilege_hint(status: &str) -> String {
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    let euid = field("Uid:").and_then(|u| u.split_whitespace().nth(1));
+    let caps = field("CapEff:").and_then(|c| u64::from_str_radix(c, 16).ok());
+    let missing: Vec<&str> = [
+        (CAP_SYS_PTRACE, "CAP_SYS_PTRACE"),
+        (CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH"),
+    ]
+    .iter()
+    .filter(|(bit, _)| caps.is_none_or(|c| c & (1 << bit) == 0))
+    .map(|(_, name)| *name)
+    .collect();
+    if euid != Some("0") {
+        "run as root with CAP_SYS_PTRACE (other users' exe, root and environ) and \
+         CAP_DAC_READ_SEARCH, as the probe does"
+            .into()
+    } else if !missing.is_empty() {
+        format!(
+            "this process runs as root but without {} (a container or sandbox dropped {}): \
+             add {0}, as the probe's DaemonSet does",
+            missing.join(" and "),
+            if missing.len() == 1 { "it" } else { "them" }
+        )
+    } else {
+        "this process runs as root with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: the process \
+         belongs to a more privileged sandbox (another user namespace, AppArmor, SELinux) that \
+         even root cannot read from here"
+            .into()
+    }
 }
 
 /// `Some(option)` when this process cannot see every process under `proc_dir`: the proc
