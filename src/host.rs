@@ -1,4 +1,4 @@
-//! Node facts (DESIGN §2 `check` and `probe`, FIPS-RULES §6): the host's FIPS state (H1–H3)
+//! Node facts (rules H1–H3 and P1–P3 of docs/verdicts.md): the host's FIPS state (H1–H3)
 //! and the runtime evidence of its processes (P1–P3), all read under an injectable root so
 //! that tests can use fixture trees. Missing files are facts ("not present"), not errors.
 
@@ -97,18 +97,20 @@ pub fn host_reasons(h: &HostFacts) -> Vec<String> {
     match h.kernel_fips_enabled {
         Some(true) => {}
         Some(false) => {
-            out.push("kernel not in FIPS mode: /proc/sys/crypto/fips_enabled is 0 (H1)".into())
+            out.push("kernel not in FIPS mode: /proc/sys/crypto/fips_enabled is 0 (rule H1, docs/verdicts.md)".into())
         }
         None => out.push(
-            "kernel FIPS flag not present: /proc/sys/crypto/fips_enabled is missing (H1)".into(),
+            "kernel FIPS flag not present: /proc/sys/crypto/fips_enabled is missing (rule H1, docs/verdicts.md)".into(),
         ),
     }
     if h.cmdline_fips != Some(true) {
-        out.push("fips=1 is not on the kernel command line (H2)".into());
+        out.push("fips=1 is not on the kernel command line (rule H2, docs/verdicts.md)".into());
     }
     if let Some(p) = &h.crypto_policy {
         if p != "FIPS" && !p.starts_with("FIPS:") {
-            out.push(format!("crypto policy is {p}, not FIPS (H3)"));
+            out.push(format!(
+                "crypto policy is {p}, not FIPS (rule H3, docs/verdicts.md)"
+            ));
         }
     }
     out

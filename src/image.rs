@@ -1,5 +1,5 @@
 //! Root filesystems and OCI images: walking, selecting and judging their binaries, and the
-//! image-level rules of FIPS-RULES §5.
+//! image-level rules (docs/verdicts.md, I1–I7).
 
 mod cache;
 mod confined;

@@ -1,4 +1,4 @@
-//! The admission webhook (DESIGN §2, §3): `AdmissionReview` v1 for Pods and the pod templates
+//! The admission webhook: `AdmissionReview` v1 for Pods and the pod templates
 //! of workloads, decided by `policy::admission`, served over HTTPS (`server`).
 
 pub mod certs;

@@ -1,5 +1,5 @@
 //! `fips-operator admit`: manifests evaluated offline against a policy and report files, with
-//! the webhook's messages and DESIGN §5's exit codes.
+//! the webhook's messages and the exit codes of docs/verdicts.md.
 
 mod support;
 

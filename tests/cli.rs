@@ -1,4 +1,4 @@
-//! The CLI contract of DESIGN §5: JSON shape, exit codes, errors that say what to do.
+//! The CLI contract (README, docs/verdicts.md): JSON shape, exit codes, errors that say what to do.
 
 mod support;
 

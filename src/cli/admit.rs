@@ -1,5 +1,5 @@
 //! `fips-operator admit --policy FILE --reports DIR MANIFEST…`: would these objects be
-//! admitted, and why not? Offline (DESIGN §5): the webhook's decision on files.
+//! admitted, and why not? Offline: the webhook's decision on files.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -51,7 +51,7 @@ pub struct AdmitArgs {
     pub manifests: Vec<PathBuf>,
 }
 
-/// One evaluated object (DESIGN §5).
+/// One evaluated object.
 #[derive(Debug, Serialize)]
 pub struct AdmitResult {
     pub kind: String,

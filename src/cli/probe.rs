@@ -1,4 +1,4 @@
-//! `fips-operator probe`: the node probe (the DaemonSet role, DESIGN §2).
+//! `fips-operator probe`: the node probe (the DaemonSet role).
 
 use std::path::PathBuf;
 use std::time::Duration;

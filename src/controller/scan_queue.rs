@@ -1,4 +1,4 @@
-//! The registry scan queue (DESIGN §3): every `Pending` FipsImageReport, and every image a Pod
+//! The registry scan queue: every `Pending` FipsImageReport, and every image a Pod
 //! or a workload template refers to without a report from this scanner version, is scanned
 //! from its registry with the pull secrets the pod would use. Deduplicated by digest (by
 //! reference until a tag is resolved, then remembered), bounded concurrency, retries with

@@ -1,4 +1,4 @@
-//! Runtime evidence per process (FIPS-RULES §6 P1–P3) from `/proc/<pid>`: the executable
+//! Runtime evidence per process (rules P1–P3, docs/verdicts.md) from `/proc/<pid>`: the executable
 //! judged through the inspector inside the process's own root (deduplicated by device and
 //! inode), the crypto libraries it has mapped, the FIPS switches in its environment, and the
 //! container it belongs to.
@@ -34,7 +34,7 @@ const CRYPTO_MAPS: &[&str] = &[
     "libsymcrypt.so",
 ];
 
-/// What a process does with its cryptography (DESIGN §5).
+/// What a process does with its cryptography.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum State {
@@ -112,7 +112,7 @@ fn switched_on(module: &str, env: &BTreeMap<String, String>) -> bool {
     }
 }
 
-/// FIPS-RULES §6: the state of a process from its verdict, its environment and its maps.
+/// The state of a process from its verdict, its environment and its maps.
 pub fn process_state(
     verdict: &BinaryVerdict,
     env: &BTreeMap<String, String>,

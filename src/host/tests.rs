@@ -1,4 +1,4 @@
-//! Host facts from fixture trees, and the state rules of FIPS-RULES §6.
+//! Host facts from fixture trees, and the state rules of docs/verdicts.md.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -6,7 +6,7 @@
 //! `oci-client` does the authentication (the token dance of the distribution spec); manifests
 //! and blobs are fetched here with its HTTP client's crate, because its pull functions verify
 //! digests with the pure-Rust `sha2` crate: every digest this binary computes goes through
-//! aws-lc-rs (DESIGN §8), so the `fips` build has no SHA-256 outside the validated module.
+//! aws-lc-rs (README: the operator's FIPS build), so the `fips` build has no SHA-256 outside the validated module.
 
 use std::io::Read;
 use std::path::PathBuf;

@@ -160,8 +160,8 @@ fn report(
     }
 }
 
-/// Walks a root filesystem without leaving it, judges every selected ELF file (FIPS-RULES
-/// §2 step 1), resolves `DT_NEEDED` inside the root (I2) and applies the OpenSSL provider
+/// Walks a root filesystem without leaving it, judges every selected ELF file, resolves
+/// `DT_NEEDED` inside the root (I2) and applies the OpenSSL provider
 /// rules (I3, I4). The walk stays on the root's filesystem unless `cross_filesystems`, and
 /// never enters a pseudo-filesystem (`/proc`, `/sys`, `/dev`…).
 pub fn scan_dir(
@@ -310,7 +310,7 @@ pub(crate) fn scan_root(
     })
 }
 
-/// FIPS-RULES §2 step 1: why a regular file is not judged, or `None` when it is. Files with
+/// Why a regular file is not judged, or `None` when it is. Files with
 /// an execute bit, every shared object outside the loader directories and crypto libraries
 /// are judged. An empty file is not a binary, whatever its mode (Docker's `/.dockerenv`).
 fn skip_reason(

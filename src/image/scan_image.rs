@@ -16,7 +16,7 @@ use super::rootfs::{scan_root, Progress, ScanContext};
 use super::source::{resolve, ImageError, ImageStore, LayerDigest, Platform, ResolvedImage};
 use super::ScanReport;
 
-/// FIPS-related variables of an image's `Env` (FIPS-RULES I7, P1).
+/// FIPS-related variables of an image's `Env` (rules I7 and P1, docs/verdicts.md).
 const FIPS_ENV: &[&str] = &[
     "OPENSSL_CONF",
     "OPENSSL_MODULES",

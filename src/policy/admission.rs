@@ -1,4 +1,4 @@
-//! The admission decision (DESIGN §3, issue "admission webhook" point 3), pure: a pod spec
+//! The admission decision, pure: a pod spec
 //! under review, the policies, what is known about its images and nodes -> allowed, warned or
 //! denied, with messages that name the container, the image, the offending binaries and the
 //! fix. The webhook and `fips-operator admit` both call it.
