@@ -132,3 +132,20 @@ fn output_and_docs_cite_only_our_own_docs() {
         }
     }
 }
+
+/// Cargo.toml declares Apache-2.0: the license text ships with the source.
+#[test]
+fn the_declared_license_is_in_the_repository() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::fs::read_to_string(repo.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(cargo.contains("license = \"Apache-2.0\""));
+    let license = std::fs::read_to_string(repo.join("LICENSE")).expect("LICENSE is missing");
+    assert!(
+        license.contains("Apache License") && license.contains("Version 2.0, January 2004"),
+        "LICENSE is not the Apache License 2.0 text"
+    );
+    assert!(
+        license.contains("END OF TERMS AND CONDITIONS"),
+        "LICENSE is cut short"
+    );
+}
