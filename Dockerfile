@@ -1,6 +1,6 @@
-# The fips-operator image: one binary for every role (DESIGN §2), nothing else.
+# The fips-operator image: one binary for every role, nothing else.
 #
-#   docker build -t fips-operator:0.1.0 .                            # the FIPS build (DESIGN §8)
+#   docker build -t fips-operator:0.1.0 .                            # the FIPS build (README: the operator's FIPS build)
 #   docker build --build-arg FLAVOR=plain -t fips-operator:dev .    # the plain build (development)
 #
 # The build step is the command the tests run (scripts/build-fips.sh), and the FIPS image

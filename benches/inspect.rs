@@ -1,4 +1,4 @@
-//! DESIGN §7: judging one Go binary must be ≥ 10× faster than `go version -m` on the same
+//! Judging one Go binary must be ≥ 10× faster than `go version -m` on the same
 //! file, while deciding more. Both run in this one process on the same file; the ratio is
 //! printed by `scripts/bench.sh`. A plain checksum of the file's bytes is measured too, for
 //! scale.

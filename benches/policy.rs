@@ -1,4 +1,4 @@
-//! DESIGN §7: the controller decision core re-evaluates 5,000 nodes and 150,000 pods in < 1 s,
+//! The controller decision core re-evaluates 5,000 nodes and 150,000 pods in < 1 s,
 //! in < 200 MiB resident. Measured against a plain pass over the same pods (hashing every
 //! container's image) in the same run; the peak resident memory of the whole benchmark
 //! process (facts included) is printed at the end.

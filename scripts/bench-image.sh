@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# DESIGN §7 image target: scanning an image costs <= 1.3x just decompressing its layers
+# Image target: scanning an image costs <= 1.3x just decompressing its layers
 # (gzip -dc > /dev/null), measured in the same run, with peak memory.
 #   scripts/bench-image.sh [RUNS]   (default 3; the median is reported)
 # The image: an OCI layout of several hundred MB built from real binaries (the fixtures and

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Probe resources (DESIGN §7: < 50 MiB resident, < 2% of a core steady state on a node with
+# Probe resources (< 50 MiB resident, < 2% of a core steady state on a node with
 # 110 pods). Starts 110 real processes from the fixture binaries (Go FIPS and non-FIPS, C on
 # libcrypto), then runs `fips-operator probe --dry-run` for several back-to-back passes over
 # the real /proc: the first pass judges every executable, later passes are the steady state

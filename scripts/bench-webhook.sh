@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Admission webhook load (DESIGN §7: p99 < 2 ms at 2,000 reviews/s over TLS on loopback, 2
+# Admission webhook load (p99 < 2 ms at 2,000 reviews/s over TLS on loopback, 2
 # cores). Starts `fips-operator controller --standalone` with a cached (report) verdict, then
 # drives it with oha (a Rust HTTP load generator from crates.io, installed if missing) over
 # TLS with keep-alive, as the API server does:

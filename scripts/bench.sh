@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the inspector benchmark and prints the ratio against `go version -m` measured in the
-# same run (DESIGN §7: target ≥ 10×).
+# same run (target ≥ 10×).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The operator's own FIPS build (DESIGN §8): rustls, kube and every digest on the AWS-LC FIPS
+# The operator's own FIPS build (README): rustls, kube and every digest on the AWS-LC FIPS
 # module (aws-lc-fips-sys, built from source: needs cmake, Go and a C compiler, which
 # scripts/install-test-deps.sh installs). A release build (Cargo profile `fips`, its own
 # directory), exactly what the Dockerfile runs and ships, so the tests judge the binary the

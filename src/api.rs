@@ -1,4 +1,4 @@
-//! The operator's API (DESIGN §3): group `fips.operator.dev`, version `v1alpha1`, all
+//! The operator's API: group `fips.operator.dev`, version `v1alpha1`, all
 //! cluster-scoped. Field doc comments become the CRDs' schema text: they are written for users.
 
 mod conditions;

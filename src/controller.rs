@@ -1,4 +1,4 @@
-//! `fips-operator controller` (DESIGN §2, §3): keeps FipsPolicy status, Node labels and taints,
+//! `fips-operator controller`: keeps FipsPolicy status, Node labels and taints,
 //! the probe DaemonSet and the FipsImageReports true. Every replica keeps the caches warm; only
 //! the Lease holder writes.
 //!
@@ -38,8 +38,8 @@ use crate::policy::ImagePolicy;
 
 pub(crate) use run::signal;
 pub use run::{
-    admission_snapshot, lease_held, reconcile_all, request_scans, run, RunOptions, WebhookCerts,
-    WebhookOptions,
+    admission_snapshot, kube_client, lease_held, reconcile_all, request_scans, run, RunOptions,
+    WebhookCerts, WebhookOptions,
 };
 
 /// The field manager of every write the controller makes.
@@ -182,7 +182,7 @@ impl Stores {
         )
     }
 
-    /// FipsStatus objects by node name: a FipsStatus is named after its node (DESIGN §3), so
+    /// FipsStatus objects by node name: a FipsStatus is named after its node, so
     /// the name decides, never a field someone else could set.
     pub fn statuses_by_node(&self) -> HashMap<String, Arc<FipsStatus>> {
         self.statuses

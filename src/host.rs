@@ -1,4 +1,4 @@
-//! Node facts (DESIGN §2 `check` and `probe`, FIPS-RULES §6): the host's FIPS state (H1–H3)
+//! Node facts (rules H1–H3 and P1–P3 of docs/verdicts.md): the host's FIPS state (H1–H3)
 //! and the runtime evidence of its processes (P1–P3), all read under an injectable root so
 //! that tests can use fixture trees. Missing files are facts ("not present"), not errors.
 
@@ -10,6 +10,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::image::regular_file;
 use crate::image::rootfs::{judge_program, ScanContext};
 use crate::inspect::Verdict;
 
@@ -30,7 +31,7 @@ pub struct HostFacts {
 }
 
 fn read_trimmed(root: &Path, rel: &str) -> Option<String> {
-    std::fs::read_to_string(root.join(rel))
+    regular_file::read_to_string(&root.join(rel))
         .ok()
         .map(|s| s.trim().to_string())
 }
@@ -51,7 +52,7 @@ pub fn host_facts(root: &Path, ctx: &ScanContext) -> HostFacts {
     let crypto_policy = read_trimmed(root, "etc/crypto-policies/state/current");
     let os = ["etc/os-release", "usr/lib/os-release"]
         .iter()
-        .find_map(|p| std::fs::read_to_string(root.join(p)).ok())
+        .find_map(|p| regular_file::read_to_string(&root.join(p)).ok())
         .and_then(|text| {
             text.lines()
                 .find_map(|l| l.strip_prefix("PRETTY_NAME="))
@@ -70,7 +71,7 @@ pub fn host_facts(root: &Path, ctx: &ScanContext) -> HostFacts {
 fn openssl_provider(root: &Path, ctx: &ScanContext) -> Option<String> {
     for dir in crate::image::rootfs::MODULE_DIRS {
         let rel = format!("{dir}/fips.so");
-        let Ok(data) = std::fs::read(root.join(&rel)) else {
+        let Ok(data) = regular_file::read(&root.join(&rel)) else {
             continue;
         };
         let (v, _) = judge_program(root, &rel, &data, ctx, None, &[]);
@@ -96,18 +97,20 @@ pub fn host_reasons(h: &HostFacts) -> Vec<String> {
     match h.kernel_fips_enabled {
         Some(true) => {}
         Some(false) => {
-            out.push("kernel not in FIPS mode: /proc/sys/crypto/fips_enabled is 0 (H1)".into())
+            out.push("kernel not in FIPS mode: /proc/sys/crypto/fips_enabled is 0 (rule H1, docs/verdicts.md)".into())
         }
         None => out.push(
-            "kernel FIPS flag not present: /proc/sys/crypto/fips_enabled is missing (H1)".into(),
+            "kernel FIPS flag not present: /proc/sys/crypto/fips_enabled is missing (rule H1, docs/verdicts.md)".into(),
         ),
     }
     if h.cmdline_fips != Some(true) {
-        out.push("fips=1 is not on the kernel command line (H2)".into());
+        out.push("fips=1 is not on the kernel command line (rule H2, docs/verdicts.md)".into());
     }
     if let Some(p) = &h.crypto_policy {
         if p != "FIPS" && !p.starts_with("FIPS:") {
-            out.push(format!("crypto policy is {p}, not FIPS (H3)"));
+            out.push(format!(
+                "crypto policy is {p}, not FIPS (rule H3, docs/verdicts.md)"
+            ));
         }
     }
     out

@@ -1,5 +1,5 @@
 //! Root filesystems and OCI images: walking, selecting and judging their binaries, and the
-//! image-level rules of FIPS-RULES §5.
+//! image-level rules (docs/verdicts.md, I1–I7).
 
 mod cache;
 mod confined;
@@ -9,10 +9,12 @@ mod docker_archive;
 mod java_runtime;
 pub mod layers;
 pub mod mmap;
+mod mounts;
 mod oci_layout;
 mod openssl_provider;
 mod packages;
 pub mod registry;
+pub mod regular_file;
 pub mod report;
 pub mod rootfs;
 mod scan_image;

@@ -1,6 +1,6 @@
 //! fips-operator: makes FIPS 140 mode a property of the whole Kubernetes cluster.
 //!
-//! Modules (DESIGN §2): `inspect` judges one ELF file (pure), `policy` turns verdicts into
+//! Modules: `inspect` judges one ELF file (pure), `policy` turns verdicts into
 //! outcomes (pure), `image` walks root filesystems and images, `controller` keeps the cluster
 //! true, `cli` wires the subcommands.
 
@@ -23,7 +23,7 @@ pub fn install_crypto_provider() {
 }
 
 /// The process's rustls provider. In the `fips` build: the AWS-LC FIPS module's provider with
-/// its approved suites, and key exchange restricted to P-256 and P-384 (DESIGN §8).
+/// its approved suites, and key exchange restricted to P-256 and P-384 (README: the operator's FIPS build).
 pub fn crypto_provider() -> rustls::crypto::CryptoProvider {
     #[cfg(feature = "fips")]
     {

@@ -1,4 +1,4 @@
-//! Pure decisions: the outcome of a scan target from judged binaries (FIPS-RULES §5 I1), and
+//! Pure decisions: the outcome of a scan target from judged binaries (rule I1, docs/verdicts.md), and
 //! a FipsPolicy's status from cluster facts (`cluster`).
 
 pub mod admission;

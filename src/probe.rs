@@ -1,4 +1,4 @@
-//! `fips-operator probe` (DESIGN §2, the DaemonSet role): on an interval with jitter, read this
+//! `fips-operator probe` (the DaemonSet role): on an interval with jitter, read this
 //! node's FIPS facts and its processes, match them to the pods the API server says run here,
 //! judge each container's image through `/proc/<pid>/root` once per digest (creating a
 //! FipsImageReport when none from this scanner version exists), and write

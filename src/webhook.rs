@@ -1,4 +1,4 @@
-//! The admission webhook (DESIGN §2, §3): `AdmissionReview` v1 for Pods and the pod templates
+//! The admission webhook: `AdmissionReview` v1 for Pods and the pod templates
 //! of workloads, decided by `policy::admission`, served over HTTPS (`server`).
 
 pub mod certs;
@@ -17,7 +17,7 @@ use crate::api::{FipsImageReport, FipsPolicySpec, ImagePhase};
 use crate::controller::facts::report_verdict;
 use crate::inspect::{Day, ModuleRegistry};
 use crate::policy::admission::{
-    decide, Context, ImageKnowledge, ImageVerdicts, NamedPolicy, Outcome, Subject,
+    decide, Context, ImageKnowledge, ImageVerdicts, NamedPolicy, NoVerdict, Outcome, Subject,
 };
 use crate::policy::cluster::{ImageVerdict, NodeFacts};
 use crate::policy::ImagePolicy;
@@ -96,7 +96,7 @@ impl ImageVerdicts for ReportVerdicts {
                     reasons.extend(status.reasons.iter().skip(1).take(4).cloned());
                     ImageKnowledge::NonCompliant {
                         reasons,
-                        report: name,
+                        details: format!("kubectl get fir {name} -o yaml"),
                     }
                 }
                 ImageVerdict::Unknown if status.phase == ImagePhase::Pending => {
@@ -107,7 +107,7 @@ impl ImageVerdicts for ReportVerdicts {
                         .reason
                         .clone()
                         .unwrap_or_else(|| "the report has no verdict".into()),
-                    report: name,
+                    details: format!("kubectl get fir {name} -o yaml"),
                 },
             };
             if worst.as_ref().is_none_or(|w| rank(&k) > rank(w)) {
@@ -341,7 +341,11 @@ impl Admission {
             namespace_labels: &labels,
             operator_namespace: &self.operator_namespace,
             nodes: &self.nodes,
-            dry_run: request.dry_run,
+            no_verdict: if request.dry_run {
+                NoVerdict::DryRun
+            } else {
+                NoVerdict::ScanRequested
+            },
         };
         let d = decide(
             Subject {

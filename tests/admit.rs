@@ -1,5 +1,5 @@
 //! `fips-operator admit`: manifests evaluated offline against a policy and report files, with
-//! the webhook's messages and DESIGN §5's exit codes.
+//! the webhook's messages and the exit codes of docs/verdicts.md.
 
 mod support;
 
@@ -177,14 +177,43 @@ fn enforce_denies_with_the_offending_binary_and_the_fix() {
         nightly["decision"], "denied",
         "a pending image is denied under Enforce"
     );
-    assert!(nightly["messages"][0]
-        .as_str()
-        .expect("m")
-        .contains("retry shortly"));
+    // Offline, nothing will scan it: say what gives it a verdict, not "retry shortly".
+    let m = nightly["messages"][0].as_str().expect("m");
+    assert!(
+        m.contains("no verdict for this image: pass --scan, or a report") && !m.contains("retry"),
+        "{m}"
+    );
+    let system = result(&r, "Pod", "system");
+    assert_eq!(system["decision"], "allowed", "kube-system is excluded");
     assert_eq!(
-        result(&r, "Pod", "system")["decision"],
-        "allowed",
-        "kube-system is excluded"
+        system["notes"][0],
+        "not selected by FipsPolicy enforce: namespace kube-system is in its excludedNamespaces"
+    );
+}
+
+/// An Enforce policy that does not select the namespace admits, and says why.
+#[test]
+fn a_namespace_the_policy_does_not_select_is_admitted_with_the_reason() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = policy(
+        dir.path(),
+        "Enforce",
+        "  namespaceSelector: {matchLabels: {compliance: fips}}\n",
+    );
+    let pod = write(
+        dir.path(),
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: team}\nspec:\n  containers: [{name: app, image: \"reg.example/legacy:2\"}]\n",
+    );
+    let run = fips_operator(&["admit", "--as-of", AS_OF, "--policy", &p, &pod]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(
+            "ALLOWED  Pod team/web\n  note: not selected by FipsPolicy enforce: the labels of \
+             namespace team do not match its namespaceSelector"
+        ),
+        "{}",
+        run.stdout
     );
 }
 
@@ -320,12 +349,19 @@ fn scan_judges_the_images_from_their_registry() {
     // An image that cannot be scanned is unknown (denied under Enforce), with a warning.
     let gone_result = result(&r, "Pod", "gone");
     assert_eq!(gone_result["decision"], "denied");
+    let m = gone_result["messages"][0].as_str().expect("m");
     assert!(
-        gone_result["messages"][0]
+        m.contains("cannot be judged: scan failed")
+            && m.contains(&format!("(fips-operator scan docker://{gone})"))
+            && !m.contains("kubectl get fir"),
+        "no cluster object holds an offline scan: {m}"
+    );
+    assert!(
+        !legacy["messages"][0]
             .as_str()
             .expect("m")
-            .contains("cannot be judged: scan failed"),
-        "{gone_result:#}"
+            .contains("kubectl get fir"),
+        "{legacy:#}"
     );
     assert!(
         run.stderr.contains("team/gone:1: cannot scan it"),

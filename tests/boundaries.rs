@@ -88,3 +88,64 @@ fn unsafe_only_in_the_mmap_module() {
         hits.join("\n")
     );
 }
+
+/// Rule codes the output may print: H1–H3, I1–I7, P1–P3.
+fn rule_codes() -> Vec<String> {
+    let ranges = [("H", 3), ("I", 7), ("P", 3)];
+    ranges
+        .iter()
+        .flat_map(|(letter, n)| (1..=*n).map(move |i| format!("{letter}{i}")))
+        .collect()
+}
+
+/// What users read cites only documents they have: no DESIGN or FIPS-RULES sections, no bare
+/// rule codes; every `rule XN, docs/verdicts.md` is explained there.
+#[test]
+fn output_and_docs_cite_only_our_own_docs() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut banned: Vec<String> = vec!["DESIGN §".into(), "FIPS-RULES".into()];
+    banned.extend(rule_codes().iter().map(|c| format!("({c})")));
+    let banned: Vec<&str> = banned.iter().map(String::as_str).collect();
+    let hits = scan_sources(&["src"], &banned, false);
+    assert!(
+        hits.is_empty(),
+        "cite docs/verdicts.md (`rule H1, docs/verdicts.md`) instead:\n{}",
+        hits.join("\n")
+    );
+    for doc in ["README.md", "docs/verdicts.md"] {
+        let text = std::fs::read_to_string(repo.join(doc)).expect("doc");
+        for b in ["DESIGN §", "FIPS-RULES"] {
+            assert!(
+                !text.contains(b),
+                "{doc} cites {b}, which users do not have"
+            );
+        }
+    }
+    let reference = std::fs::read_to_string(repo.join("docs/verdicts.md")).expect("doc");
+    for code in rule_codes() {
+        let cited = format!("rule {code}, docs/verdicts.md");
+        if !scan_sources(&["src"], &[&cited], false).is_empty() {
+            assert!(
+                reference.contains(&format!("**{code}: ")),
+                "the output cites rule {code}, which docs/verdicts.md does not explain"
+            );
+        }
+    }
+}
+
+/// Cargo.toml declares Apache-2.0: the license text ships with the source.
+#[test]
+fn the_declared_license_is_in_the_repository() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cargo = std::fs::read_to_string(repo.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(cargo.contains("license = \"Apache-2.0\""));
+    let license = std::fs::read_to_string(repo.join("LICENSE")).expect("LICENSE is missing");
+    assert!(
+        license.contains("Apache License") && license.contains("Version 2.0, January 2004"),
+        "LICENSE is not the Apache License 2.0 text"
+    );
+    assert!(
+        license.contains("END OF TERMS AND CONDITIONS"),
+        "LICENSE is cut short"
+    );
+}

@@ -1,4 +1,4 @@
-//! The operator's own FIPS build (DESIGN §8), made by `scripts/build-fips.sh`: judged by our
+//! The operator's own FIPS build (README), made by `scripts/build-fips.sh`: judged by our
 //! own scanner under the same rules as every other binary, and checked at start-up.
 //! (Its webhook's TLS is audited in `tests/webhook.rs`.)
 

@@ -163,8 +163,8 @@ fn switched_off_or_non_fips_processes_and_a_plain_kernel_are_named() {
     );
     let reasons = r["reasons"].to_string();
     for want in [
-        "fips_enabled is 0 (H1)",
-        "fips=1 is not on the kernel command line (H2)",
+        "fips_enabled is 0 (rule H1, docs/verdicts.md)",
+        "fips=1 is not on the kernel command line (rule H2, docs/verdicts.md)",
         "crypto policy is DEFAULT",
         "pid 200 /usr/bin/app: fips-inactive",
         "pid 201 /usr/bin/app: not-fips",

@@ -256,6 +256,57 @@ fn a_multi_arch_index_picks_the_platform() {
     );
 }
 
+/// `--platform` names what the user wants: a single-platform image of another platform is
+/// refused (naming the platform it has), not scanned as if it matched.
+#[test]
+fn a_single_platform_image_refuses_another_platform() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut layout = Layout::new(&dir.path().join("layout"));
+    layout.tag("v1", &Image::new(vec![certified_layer()]));
+    let target = format!("oci:{}:v1", layout.dir.display());
+    let (run, _) = scan(&target, &["--platform", "windows/amd64"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr.contains(
+            "platform windows/amd64 is not in the image: it is a single-platform image for \
+             linux/amd64; pass --platform linux/amd64, or drop --platform"
+        ),
+        "{}",
+        run.stderr
+    );
+    let (run, r) = scan(&target, &["--platform", "linux/amd64"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(r["image"]["platform"], "linux/amd64");
+}
+
+/// An image is a definite thing: one without programs is compliant, and says so.
+#[test]
+fn an_image_without_executables_is_compliant_and_says_so() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut layout = Layout::new(&dir.path().join("layout"));
+    layout.tag(
+        "data",
+        &Image::new(vec![tar_layer(&[
+            os_release(),
+            file("data/config.json", b"{}".to_vec(), 0o644),
+        ])]),
+    );
+    let target = format!("oci:{}:data", layout.dir.display());
+    let (run, r) = scan(&target, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(r["outcome"], "compliant");
+    assert_eq!(
+        r["reasons"],
+        serde_json::json!(["nothing judged: 2 files, none an executable or library"])
+    );
+    let table = fips_operator(&["scan", "--no-cache", &target]);
+    assert!(
+        table.stdout.contains("COMPLIANT") && table.stdout.contains("note: nothing judged"),
+        "{}",
+        table.stdout
+    );
+}
+
 #[test]
 fn a_registry_behind_basic_auth() {
     let dir = tempfile::tempdir().expect("tmp");

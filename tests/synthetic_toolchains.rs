@@ -1,6 +1,6 @@
 //! Toolchains CI cannot install (Microsoft Go, Red Hat golang-fips, Chainguard), as synthetic
 //! ELF files written with the `object` crate. They carry the build-info settings and function
-//! names of FIPS-RULES §3; each is named `synthetic-*` so nobody mistakes it for a real build.
+//! names the Go rules read; each is named `synthetic-*` so nobody mistakes it for a real build.
 
 mod support;
 

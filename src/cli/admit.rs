@@ -1,5 +1,5 @@
 //! `fips-operator admit --policy FILE --reports DIR MANIFEST…`: would these objects be
-//! admitted, and why not? Offline (DESIGN §5): the webhook's decision on files.
+//! admitted, and why not? Offline: the webhook's decision on files.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -14,7 +14,8 @@ use super::scan::{read_policy, registry_and_day};
 use super::{EXIT_COMPLIANT, EXIT_NOT_COMPLIANT};
 use crate::api::FipsImageReport;
 use crate::policy::admission::{
-    decide, Context as AdmissionContext, NamedPolicy, Outcome, Subject,
+    decide, Context as AdmissionContext, ImageKnowledge, ImageVerdicts, NamedPolicy, NoVerdict,
+    Outcome, Subject,
 };
 use crate::webhook::{pod_spec, ReportVerdicts};
 
@@ -50,7 +51,7 @@ pub struct AdmitArgs {
     pub manifests: Vec<PathBuf>,
 }
 
-/// One evaluated object (DESIGN §5).
+/// One evaluated object.
 #[derive(Debug, Serialize)]
 pub struct AdmitResult {
     pub kind: String,
@@ -59,6 +60,32 @@ pub struct AdmitResult {
     pub decision: &'static str,
     pub messages: Vec<String>,
     pub warnings: Vec<String>,
+    /// Why the policy does not apply (`not selected by FipsPolicy X: …`).
+    pub notes: Vec<String>,
+}
+
+/// Verdicts for `admit`: the images judged by `--scan` from their scan (details: the scan
+/// command, as no cluster object holds them), the others from the report files.
+struct AdmitVerdicts {
+    files: ReportVerdicts,
+    scanned: ReportVerdicts,
+    scanned_images: std::collections::HashSet<String>,
+}
+
+impl ImageVerdicts for AdmitVerdicts {
+    fn lookup(&self, image: &str, policy: crate::policy::ImagePolicy) -> ImageKnowledge {
+        if !self.scanned_images.contains(image) {
+            return self.files.lookup(image, policy);
+        }
+        let details = format!("fips-operator scan docker://{image}");
+        match self.scanned.lookup(image, policy) {
+            ImageKnowledge::NonCompliant { reasons, .. } => {
+                ImageKnowledge::NonCompliant { reasons, details }
+            }
+            ImageKnowledge::Unknown { why, .. } => ImageKnowledge::Unknown { why, details },
+            other => other,
+        }
+    }
 }
 
 /// Documents of a YAML/JSON text, `List`s expanded.
@@ -176,8 +203,10 @@ fn scan_images(
                 (String::new(), status)
             }
         };
+        // A name for the report in memory: no cluster object holds it (messages point to
+        // `fips-operator scan` instead).
         let name = if digest.is_empty() {
-            "not-scanned".to_string()
+            "failed-scan".to_string()
         } else {
             crate::api::image_report_name(&digest)
         };
@@ -192,12 +221,14 @@ pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
     let policy = read_policy(&args.policy)?;
     let (registry, today) =
         registry_and_day(args.module_registry.as_deref(), args.as_of.as_deref())?;
-    let mut reports = load_reports(&args.reports)?;
+    let reports = load_reports(&args.reports)?;
     let mut objects = Vec::new();
     for m in &args.manifests {
         let origin = m.display().to_string();
         objects.extend(documents(&read_text(m)?, &origin)?);
     }
+    let mut scanned = Vec::new();
+    let mut scanned_images = std::collections::HashSet::new();
     if args.scan {
         let mut images: Vec<String> = objects
             .iter()
@@ -210,13 +241,23 @@ pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
             .collect();
         images.sort();
         images.dedup();
-        reports.extend(scan_images(&images, &args.image, &registry, today)?);
+        scanned = scan_images(&images, &args.image, &registry, today)?;
+        scanned_images = images.into_iter().collect();
     }
-    let verdicts = ReportVerdicts {
-        reports,
-        registry,
-        today,
-        platforms: Vec::new(),
+    let verdicts = AdmitVerdicts {
+        files: ReportVerdicts {
+            reports,
+            registry: registry.clone(),
+            today,
+            platforms: Vec::new(),
+        },
+        scanned: ReportVerdicts {
+            reports: scanned,
+            registry,
+            today,
+            platforms: Vec::new(),
+        },
+        scanned_images,
     };
     let mut namespace_labels: HashMap<String, BTreeMap<String, String>> = HashMap::new();
     for o in objects.iter().filter(|o| o["kind"] == "Namespace") {
@@ -258,7 +299,7 @@ pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
             namespace_labels: &labels,
             operator_namespace: &args.operator_namespace,
             nodes: &[],
-            dry_run: false,
+            no_verdict: NoVerdict::Offline,
         };
         let kind = o["kind"].as_str().unwrap_or_default().to_string();
         let obj_name = o["metadata"]["name"]
@@ -286,6 +327,7 @@ pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
                 .into_iter()
                 .chain(d.audit.into_values())
                 .collect(),
+            notes: d.notes,
         });
     }
     let denied = results
@@ -326,6 +368,9 @@ fn print(results: &[AdmitResult], format: OutputFormat) -> std::io::Result<()> {
         }
         for w in &r.warnings {
             writeln!(out, "  warning: {w}")?;
+        }
+        for n in &r.notes {
+            writeln!(out, "  note: {n}")?;
         }
     }
     Ok(())

@@ -1,5 +1,5 @@
 //! `fips-operator check`: this host's FIPS state, the runtime evidence of its processes, and
-//! TLS endpoint audits (DESIGN §5).
+//! TLS endpoint audits.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -40,7 +40,7 @@ pub struct CheckArgs {
     pub as_of: Option<String>,
 }
 
-/// DESIGN §5's `check` document.
+/// The `check` document (README: `fips-operator check`).
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
     pub outcome: &'static str,
@@ -76,7 +76,10 @@ pub fn evaluate(
         }
     }
     if unreadable > 0 {
-        reasons.push(format!("{unreadable} processes could not be inspected"));
+        reasons.push(format!(
+            "{} could not be inspected",
+            crate::host::process::processes(unreadable)
+        ));
     }
     for t in &tls {
         if let Some(e) = &t.error {

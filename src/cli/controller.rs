@@ -1,4 +1,4 @@
-//! `fips-operator controller`: the operator's Deployment role (DESIGN §2).
+//! `fips-operator controller`: the operator's Deployment role.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -1,9 +1,10 @@
-//! Printing scan results: a table for people, JSON (DESIGN §5) for machines.
+//! Printing scan results: a table for people, JSON for machines (its fields: README.md).
 
 use std::io::Write;
 
 use crate::image::ScanReport;
 use crate::inspect::{BinaryVerdict, Verdict};
+use crate::policy::Outcome;
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -65,11 +66,13 @@ fn write_table(out: &mut impl Write, r: &ScanReport) -> std::io::Result<()> {
         .max()
         .unwrap_or(6)
         .clamp(6, 60);
-    writeln!(
-        out,
-        "  {:<16}  {:<mw$}  {:<pw$}  EVIDENCE",
-        "VERDICT", "MODULE", "PATH"
-    )?;
+    if !rows.is_empty() {
+        writeln!(
+            out,
+            "  {:<16}  {:<mw$}  {:<pw$}  EVIDENCE",
+            "VERDICT", "MODULE", "PATH"
+        )?;
+    }
     for (b, module) in &rows {
         let evidence = match b.verdict {
             Verdict::NotFipsCapable | Verdict::Unknown => {
@@ -89,15 +92,23 @@ fn write_table(out: &mut impl Write, r: &ScanReport) -> std::io::Result<()> {
             writeln!(out, "  {:<16}  {:<mw$}  {:<pw$}  warning: {w}", "", "", "")?;
         }
     }
-    if !r.skipped.is_empty() {
-        writeln!(
+    match r.skipped.len() {
+        0 => {}
+        // Unless the reasons already say it (a file target with nothing to judge).
+        1 if r.reasons.iter().any(|x| x.contains(&r.skipped[0].reason)) => {}
+        1 => writeln!(out, "  skipped: {}: {}", r.skipped[0].path, r.skipped[0].reason)?,
+        n => writeln!(
             out,
-            "  skipped: {} files (not ELF, links, libraries resolved as dependencies); -o json lists them",
-            r.skipped.len()
-        )?;
+            "  skipped: {n} files (not ELF, links, libraries resolved as dependencies…); -o json lists them with their reasons"
+        )?,
     }
+    // A compliant target's reasons are notes (nothing judged in an image), not failures.
+    let label = match r.outcome {
+        Outcome::Compliant => "note",
+        _ => "reason",
+    };
     for reason in &r.reasons {
-        writeln!(out, "  reason: {}", clip(reason, 240))?;
+        writeln!(out, "  {label}: {}", clip(reason, 240))?;
     }
     writeln!(out)
 }

@@ -1,4 +1,4 @@
-//! `fips-operator probe`: the node probe (the DaemonSet role, DESIGN §2).
+//! `fips-operator probe`: the node probe (the DaemonSet role).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -145,9 +145,7 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<u8> {
         .build()
         .context("starting the async runtime")?;
     let result = runtime.block_on(async move {
-        let client = kube::Client::try_default().await.map_err(|e| {
-            anyhow::anyhow!("no Kubernetes configuration ({e}); run in a pod, or set KUBECONFIG")
-        })?;
+        let client = crate::controller::kube_client().await?;
         let mut probe = Probe::new(settings, ctx);
         loop {
             match probe.pass(&client, Timestamp::now()).await {

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 use super::output::{self, OutputFormat};
-use super::{EXIT_COMPLIANT, EXIT_ERROR, EXIT_NOT_COMPLIANT};
+use super::{error_text, EXIT_COMPLIANT, EXIT_ERROR, EXIT_NOTHING_JUDGED, EXIT_NOT_COMPLIANT};
 use crate::api::{FipsPolicy, ImagesSpec};
 use crate::image::layers::Limits;
 use crate::image::registry::RegistryOptions;
@@ -43,6 +43,14 @@ pub struct ScanArgs {
     /// Judge certificate dates as of this day (YYYY-MM-DD) instead of today.
     #[arg(long, env = "FIPS_AS_OF", value_name = "DAY")]
     pub as_of: Option<String>,
+    /// Let a file or directory with nothing to judge (no executable or library: a script, an
+    /// empty or unmounted directory) pass as compliant instead of exiting 3.
+    #[arg(long, env = "FIPS_ALLOW_EMPTY")]
+    pub allow_empty: bool,
+    /// Walk every filesystem mounted below a directory target (pseudo-filesystems such as
+    /// /proc, /sys and /dev never are); by default the walk stays on the target's filesystem.
+    #[arg(long, env = "FIPS_CROSS_FILESYSTEMS")]
+    pub cross_filesystems: bool,
     #[command(flatten)]
     pub image: ImageArgs,
 }
@@ -88,6 +96,7 @@ impl ImageArgs {
             Some(p) => Platform::parse(p).map_err(anyhow::Error::msg)?,
             None => Platform::host(),
         };
+        let require_platform = self.platform.is_some();
         let cache_dir = if self.no_cache {
             None
         } else {
@@ -95,6 +104,7 @@ impl ImageArgs {
         };
         Ok(ImageOptions {
             platform,
+            require_platform,
             registry: RegistryOptions {
                 insecure: self.insecure_registry.clone(),
                 auth_file: self.registry_config.clone(),
@@ -155,40 +165,82 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
     };
     let image_opts = args.image.options()?;
     let mut reports = Vec::new();
-    let mut failed = false;
+    let mut statuses = Vec::new();
     let tty = std::io::stderr().is_terminal();
     for target in &args.targets {
-        match scan_target(target, &ctx, &image_opts, tty) {
-            Ok(r) => reports.push(r),
+        match scan_target(target, &ctx, &image_opts, &args, tty) {
+            Ok(mut r) => {
+                statuses.push(settle_empty(&mut r, args.allow_empty));
+                reports.push(r);
+            }
             Err(e) => {
-                failed = true;
-                eprintln!("fips-operator: scan {target}: {e:#}");
-                // One element per target, always: a target that could not be read is unknown.
-                reports.push(ScanReport {
-                    target: target.clone(),
-                    outcome: Outcome::Unknown,
-                    reasons: vec![format!("error: {e:#}")],
-                    image: None,
-                    binaries: Vec::new(),
-                    skipped: Vec::new(),
-                });
+                statuses.push(EXIT_ERROR);
+                let message = error_text(&e);
+                eprintln!("fips-operator: scan {target}: {message}");
+                // JSON keeps one element per target for programs; people read the error once,
+                // on stderr, and the table leaves the target out.
+                if args.output == OutputFormat::Json {
+                    reports.push(ScanReport {
+                        target: target.clone(),
+                        outcome: Outcome::Unknown,
+                        reasons: vec![format!("error: {message}")],
+                        image: None,
+                        binaries: Vec::new(),
+                        skipped: Vec::new(),
+                    });
+                }
             }
         }
     }
     output::print_reports(&reports, args.output)?;
-    Ok(if failed {
-        EXIT_ERROR
-    } else if reports.iter().all(|r| r.outcome == Outcome::Compliant) {
-        EXIT_COMPLIANT
-    } else {
-        EXIT_NOT_COMPLIANT
-    })
+    Ok(exit_status(&statuses))
+}
+
+/// A target with no judged file. A file or directory is never compliant for want of
+/// evidence: it is unknown and exits 3, unless `allow_empty`. An image with no executable
+/// stays compliant (an image is a definite thing: it holds no program) and says so. Returns
+/// the target's exit status.
+fn settle_empty(r: &mut ScanReport, allow_empty: bool) -> u8 {
+    if !r.binaries.is_empty() {
+        return match r.outcome {
+            Outcome::Compliant => EXIT_COMPLIANT,
+            _ => EXIT_NOT_COMPLIANT,
+        };
+    }
+    let files = match r.skipped.as_slice() {
+        [] => "no files".to_string(),
+        // A file target, or a tree of one file: its own reason says more.
+        [one] if one.path == "." || one.path == r.target => {
+            format!("{}: {}", r.target, one.reason)
+        }
+        [one] => format!("1 file, {}: {}", one.path, one.reason),
+        many => format!("{} files, none an executable or library", many.len()),
+    };
+    if r.image.is_some() || allow_empty {
+        r.reasons.push(format!("nothing judged: {files}"));
+        return EXIT_COMPLIANT;
+    }
+    r.outcome = Outcome::Unknown;
+    r.reasons.push(format!(
+        "nothing to judge: {files} (exit {EXIT_NOTHING_JUDGED}; --allow-empty lets it pass)"
+    ));
+    EXIT_NOTHING_JUDGED
+}
+
+/// The exit status of a run from its targets': an error first, then a target found
+/// non-compliant or unknown, then one with nothing to judge.
+fn exit_status(statuses: &[u8]) -> u8 {
+    [EXIT_ERROR, EXIT_NOT_COMPLIANT, EXIT_NOTHING_JUDGED]
+        .into_iter()
+        .find(|s| statuses.contains(s))
+        .unwrap_or(EXIT_COMPLIANT)
 }
 
 fn scan_target(
     target: &str,
     ctx: &ScanContext,
     opts: &ImageOptions,
+    args: &ScanArgs,
     tty: bool,
 ) -> anyhow::Result<ScanReport> {
     if let Some(image) = ImageTarget::parse(target) {
@@ -201,14 +253,17 @@ fn scan_target(
             let image = ImageTarget::Registry(target.to_string());
             return scan_image_target(&image, target, ctx, opts, tty);
         }
-        Err(e) => {
-            return Err(e).with_context(|| {
-                format!(
-                    "{target}: no such file or directory; pass an ELF file, a root filesystem \
-                     directory, oci:DIR, docker-archive:FILE or docker://REF"
-                )
-            })
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let hint = if is_short_reference(target) {
+                format!("to scan the image, write docker://{target}")
+            } else {
+                "pass an ELF file, a root filesystem directory, oci:DIR, docker-archive:FILE or \
+                 docker://REF"
+                    .to_string()
+            };
+            anyhow::bail!("no such file or directory; {hint}")
         }
+        Err(e) => anyhow::bail!("{e}"),
     };
     if meta.is_dir() {
         let mut progress = |p: Progress| {
@@ -219,7 +274,7 @@ fn scan_target(
                 );
             }
         };
-        let report = image::scan_dir(path, target, ctx, &mut progress);
+        let report = image::scan_dir(path, target, ctx, &mut progress, args.cross_filesystems);
         clear_progress(tty);
         Ok(report?)
     } else {
@@ -263,6 +318,15 @@ fn looks_like_reference(target: &str) -> bool {
         && !target.starts_with('/')
         && target.contains('/')
         && (target.contains(':') || target.contains('@'))
+}
+
+/// `name:tag` or `name@digest` without a registry (`alpine:3.20`): an image reference that is
+/// also a plausible file name, so it is not pulled from Docker Hub on a typo; the error
+/// suggests `docker://`.
+fn is_short_reference(target: &str) -> bool {
+    !target.contains('/')
+        && (target.contains(':') || target.contains('@'))
+        && target.parse::<oci_client::Reference>().is_ok()
 }
 
 pub(super) fn read_policy(path: &Path) -> anyhow::Result<FipsPolicy> {

@@ -1,4 +1,4 @@
-//! The probe DaemonSet (DESIGN §2): one probe per node a policy selects, built from the
+//! The probe DaemonSet: one probe per node a policy selects, built from the
 //! controller's own settings, owned by the policies so it is garbage-collected with the last
 //! of them. Applied server-side by the lease holder only.
 
@@ -144,7 +144,7 @@ pub fn probe_daemonset(settings: &Settings, policies: &[Arc<FipsPolicy>]) -> Opt
             limits: Some(BTreeMap::from([("memory".into(), quantity("128Mi"))])),
             ..Default::default()
         }),
-        // Least privilege (DESIGN §8): no privileged mode; SYS_PTRACE to read other
+        // Least privilege: no privileged mode; SYS_PTRACE to read other
         // processes' /proc/<pid>/root and environ, DAC_READ_SEARCH to read their files.
         security_context: Some(SecurityContext {
             privileged: Some(false),

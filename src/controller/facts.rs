@@ -19,7 +19,7 @@ use crate::policy::ImagePolicy;
 /// How far ahead of our clock a probe's time may be (clock skew) before it proves nothing.
 const MAX_SKEW: SignedDuration = SignedDuration::from_mins(5);
 
-/// A node is in FIPS mode when its probe said so recently (FIPS-RULES §6): the kernel flag
+/// A node is in FIPS mode when its probe said so recently (rules H1–H3, docs/verdicts.md): the kernel flag
 /// (H1) and the boot flag (H2) are on, and the crypto policy is FIPS where the distribution
 /// has one (H3). `Some(false)` when the probe shows one of them off; `None` when nothing is
 /// proven: no FipsStatus, a stale or future-dated one, or facts missing from it.

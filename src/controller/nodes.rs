@@ -1,4 +1,4 @@
-//! Node labels and taints (DESIGN §3): `fips.operator.dev/enabled=true|false` on every node a
+//! Node labels and taints: `fips.operator.dev/enabled=true|false` on every node a
 //! policy selects, and the `fips.operator.dev/not-fips:NoSchedule` taint where a policy asks
 //! for `nodeAction: Taint`. Several policies combine: the strictest action wins.
 

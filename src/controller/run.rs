@@ -279,10 +279,50 @@ pub(crate) async fn signal() {
     }
 }
 
+/// A client from the kubeconfig or the pod's service account. When neither works, the error
+/// names the configuration that was tried and what is wrong with it.
+pub async fn kube_client() -> anyhow::Result<Client> {
+    use kube::config::{Kubeconfig, KubeconfigError};
+    let error = match Client::try_default().await {
+        Ok(client) => return Ok(client),
+        Err(e) => e,
+    };
+    let first_line = |e: &dyn std::fmt::Display| {
+        let text = e.to_string();
+        text.lines().next().unwrap_or_default().trim().to_string()
+    };
+    // A kubeconfig that reads but cannot be used (no current context, a bad cluster URL…).
+    let unusable = match kube::Config::from_kubeconfig(&Default::default()).await {
+        Err(e) => first_line(&e),
+        Ok(_) => first_line(&error),
+    };
+    let kubeconfig = std::env::var("KUBECONFIG").ok().filter(|v| !v.is_empty());
+    let in_pod = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    let why = match (kubeconfig, Kubeconfig::read()) {
+        (Some(path), Err(e)) => format!(
+            "KUBECONFIG={path}: {}; fix it, or point KUBECONFIG at a working kubeconfig",
+            first_line(&e)
+        ),
+        (Some(path), Ok(_)) => format!("KUBECONFIG={path}: {unusable}"),
+        (None, Err(KubeconfigError::FindPath | KubeconfigError::ReadConfig(..))) if !in_pod => {
+            "not in a pod (KUBERNETES_SERVICE_HOST is not set) and no ~/.kube/config; run in a \
+             pod, or set KUBECONFIG"
+                .to_string()
+        }
+        (None, Err(KubeconfigError::FindPath | KubeconfigError::ReadConfig(..))) => {
+            format!("in a pod, but its service account: {}", first_line(&error))
+        }
+        (None, Err(e)) => format!(
+            "~/.kube/config: {}; fix it, or set KUBECONFIG",
+            first_line(&e)
+        ),
+        (None, Ok(_)) => format!("~/.kube/config: {unusable}"),
+    };
+    Err(anyhow::anyhow!("no Kubernetes configuration: {why}"))
+}
+
 pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
-    let client = Client::try_default().await.map_err(|e| {
-        anyhow::anyhow!("no Kubernetes configuration ({e}); run in a pod, or set KUBECONFIG")
-    })?;
+    let client = kube_client().await?;
     let (stores, w) = Stores::new();
     let ctx = Context::new(
         client.clone(),

@@ -1,4 +1,4 @@
-//! The registry scan queue (DESIGN §3): every `Pending` FipsImageReport, and every image a Pod
+//! The registry scan queue: every `Pending` FipsImageReport, and every image a Pod
 //! or a workload template refers to without a report from this scanner version, is scanned
 //! from its registry with the pull secrets the pod would use. Deduplicated by digest (by
 //! reference until a tag is resolved, then remembered), bounded concurrency, retries with
@@ -624,6 +624,7 @@ async fn scan_blocking(
         Platform::parse(&req.platform).map_err(|e| format!("platform {}: {e}", req.platform))?;
     let opts = ImageOptions {
         platform,
+        require_platform: false,
         registry: RegistryOptions {
             insecure: ctx.settings.insecure_registries.clone(),
             auth_file: None,

@@ -1,5 +1,5 @@
-//! FipsPolicy status: each policy's counts, violations and conditions from the cached state
-//! (DESIGN §3). Written by server-side apply on the status subresource, only when it changed.
+//! FipsPolicy status: each policy's counts, violations and conditions from the cached state.
+//! Written by server-side apply on the status subresource, only when it changed.
 
 use std::collections::HashMap;
 

@@ -1,4 +1,4 @@
-//! Runtime evidence per process (FIPS-RULES §6 P1–P3) from `/proc/<pid>`: the executable
+//! Runtime evidence per process (rules P1–P3, docs/verdicts.md) from `/proc/<pid>`: the executable
 //! judged through the inspector inside the process's own root (deduplicated by device and
 //! inode), the crypto libraries it has mapped, the FIPS switches in its environment, and the
 //! container it belongs to.
@@ -34,7 +34,7 @@ const CRYPTO_MAPS: &[&str] = &[
     "libsymcrypt.so",
 ];
 
-/// What a process does with its cryptography (DESIGN §5).
+/// What a process does with its cryptography.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum State {
@@ -112,7 +112,7 @@ fn switched_on(module: &str, env: &BTreeMap<String, String>) -> bool {
     }
 }
 
-/// FIPS-RULES §6: the state of a process from its verdict, its environment and its maps.
+/// The state of a process from its verdict, its environment and its maps.
 pub fn process_state(
     verdict: &BinaryVerdict,
     env: &BTreeMap<String, String>,
@@ -190,7 +190,7 @@ pub fn process_state(
 
 /// Reads one `/proc/<pid>` file; `Err` keeps the kind (gone vs. denied).
 fn read(dir: &Path, name: &str) -> std::io::Result<Vec<u8>> {
-    std::fs::read(dir.join(name))
+    crate::image::regular_file::read(&dir.join(name))
 }
 
 fn parse_environ(raw: &[u8]) -> BTreeMap<String, String> {
@@ -388,20 +388,70 @@ pub fn scan_processes_with(
             proc_dir.display()
         ));
     }
+    let own_status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     for (what, pids) in denied {
         let mut shown: Vec<String> = pids.iter().take(5).map(u32::to_string).collect();
         if pids.len() > 5 {
             shown.push("…".into());
         }
         out.warnings.push(format!(
-            "{} processes could not be inspected (pid {}: /proc/<pid>/{what}: permission denied): \
-             run as root, or give the probe CAP_SYS_PTRACE (other users' exe, root and environ) \
-             and CAP_DAC_READ_SEARCH; a process of a more privileged sandbox stays hidden even then",
-            pids.len(),
-            shown.join(", ")
+            "{} could not be inspected (pid {}: /proc/<pid>/{what}: permission denied): {}",
+            processes(pids.len()),
+            shown.join(", "),
+            privilege_hint(&own_status)
         ));
     }
     Ok(out)
+}
+
+/// `1 process`, `2 processes`.
+pub fn processes(n: usize) -> String {
+    match n {
+        1 => "1 process".into(),
+        n => format!("{n} processes"),
+    }
+}
+
+/// Linux capability numbers (`linux/capability.h`).
+const CAP_DAC_READ_SEARCH: u32 = 2;
+const CAP_SYS_PTRACE: u32 = 19;
+
+/// What would let this process read other processes, from its own `/proc/self/status`: root
+/// and the capabilities it lacks, or, when it has them, why a process stays hidden anyway.
+pub fn privilege_hint(status: &str) -> String {
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+    };
+    let euid = field("Uid:").and_then(|u| u.split_whitespace().nth(1));
+    let caps = field("CapEff:").and_then(|c| u64::from_str_radix(c, 16).ok());
+    let missing: Vec<&str> = [
+        (CAP_SYS_PTRACE, "CAP_SYS_PTRACE"),
+        (CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH"),
+    ]
+    .iter()
+    .filter(|(bit, _)| caps.is_none_or(|c| c & (1 << bit) == 0))
+    .map(|(_, name)| *name)
+    .collect();
+    if euid != Some("0") {
+        "run as root with CAP_SYS_PTRACE (other users' exe, root and environ) and \
+         CAP_DAC_READ_SEARCH, as the probe does"
+            .into()
+    } else if !missing.is_empty() {
+        format!(
+            "this process runs as root but without {} (a container or sandbox dropped {}): \
+             add {0}, as the probe's DaemonSet does",
+            missing.join(" and "),
+            if missing.len() == 1 { "it" } else { "them" }
+        )
+    } else {
+        "this process runs as root with CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: the process \
+         belongs to a more privileged sandbox (another user namespace, AppArmor, SELinux) that \
+         even root cannot read from here"
+            .into()
+    }
 }
 
 /// `Some(option)` when this process cannot see every process under `proc_dir`: the proc

@@ -1,4 +1,4 @@
-//! Host facts from fixture trees, and the state rules of FIPS-RULES §6.
+//! Host facts from fixture trees, and the state rules of docs/verdicts.md.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -252,4 +252,33 @@ fn processes_that_are_gone_are_skipped_quietly() {
     assert!(scan.processes.is_empty());
     assert_eq!(scan.unreadable, 0);
     assert!(scan.warnings.is_empty());
+}
+
+#[test]
+fn the_privilege_hint_fits_who_we_are() {
+    use super::process::{privilege_hint, processes};
+    let status = |uid: &str, caps: &str| {
+        format!("Name:\tx\nUid:\t{uid}\t{uid}\t{uid}\t{uid}\nCapEff:\t{caps}\n")
+    };
+    let user = privilege_hint(&status("1000", "0000000000000000"));
+    assert!(
+        user.starts_with("run as root with CAP_SYS_PTRACE"),
+        "{user}"
+    );
+    // Root in a container with Docker's default capabilities: no CAP_SYS_PTRACE (bit 19) nor
+    // CAP_DAC_READ_SEARCH (bit 2).
+    let dropped = privilege_hint(&status("0", "00000000a80425fb"));
+    assert!(
+        dropped.contains(
+            "runs as root but without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (a container or \
+             sandbox dropped them): add CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH"
+        ),
+        "{dropped}"
+    );
+    assert!(!dropped.contains("run as root"), "{dropped}");
+    let full = privilege_hint(&status("0", "000001ffffffffff"));
+    assert!(full.contains("more privileged sandbox"), "{full}");
+    assert!(!full.contains("run as root"), "{full}");
+    assert_eq!(processes(1), "1 process");
+    assert_eq!(processes(3), "3 processes");
 }

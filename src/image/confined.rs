@@ -75,7 +75,7 @@ fn join_clamped(dir: &Path, target: &Path) -> PathBuf {
     parts.iter().collect()
 }
 
-/// A regular file's content, read through `resolve`.
+/// A regular file's content, read through `resolve` (anything else is not opened).
 pub(crate) fn read(root: &Path, rel: &Path) -> Option<Vec<u8>> {
     let real = resolve(root, rel, true)?;
     let path = root.join(real);
@@ -83,7 +83,7 @@ pub(crate) fn read(root: &Path, rel: &Path) -> Option<Vec<u8>> {
         .ok()?
         .is_file()
         .then_some(())?;
-    std::fs::read(path).ok()
+    super::regular_file::read(&path).ok()
 }
 
 pub(crate) fn read_to_string(root: &Path, rel: &Path) -> Option<String> {

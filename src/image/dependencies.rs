@@ -181,14 +181,14 @@ impl LibraryIndex {
         }
         let kind = classify_needed(soname);
         if matches!(kind, NeededKind::Libxcrypt) {
-            // Password hashing: evidence only (FIPS-RULES §4), not judged as a dependency.
+            // Password hashing: evidence only, not judged as a dependency.
             return;
         }
         let is_crypto = !matches!(kind, NeededKind::Other);
         let Some(path) = self.resolve(soname, runpath, origin) else {
             if is_crypto {
                 reasons.push(format!(
-                    "{rel}: needs {via}{soname}, which is not in the root filesystem (I2)"
+                    "{rel}: needs {via}{soname}, which is not in the root filesystem (rule I2, docs/verdicts.md)"
                 ));
             } else {
                 f.warn(format!("DT_NEEDED {via}{soname} not found in the root"));

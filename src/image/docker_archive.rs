@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::digest;
+use super::regular_file;
 use super::source::{
     source_error, Descriptor, ImageError, ImageStore, LayerDigest, MAX_DOCUMENT_BYTES,
 };
@@ -24,29 +25,18 @@ pub(crate) struct DockerArchive {
 
 impl DockerArchive {
     pub fn open(file: PathBuf) -> Result<Self, ImageError> {
-        let mut members = HashMap::new();
-        let mut manifest_json = None;
-        let mut archive = tar::Archive::new(
-            std::fs::File::open(&file)
-                .map_err(|e| source_error(format!("{}: {e}", file.display())))?,
-        );
-        for entry in archive.entries()? {
-            let mut entry = entry?;
-            let name = entry
-                .path()?
-                .to_string_lossy()
-                .trim_start_matches("./")
-                .to_string();
-            let size = entry.header().size()?;
-            if name == "manifest.json" {
-                let mut bytes = Vec::new();
-                (&mut entry)
-                    .take(MAX_DOCUMENT_BYTES)
-                    .read_to_end(&mut bytes)?;
-                manifest_json = Some(bytes);
-            }
-            members.insert(name, (entry.raw_file_position(), size));
-        }
+        let (members, manifest_json) = list_members(&file).map_err(|e| {
+            let why = match e.kind() {
+                // tar's errors for what is not a tar file.
+                std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::InvalidData
+                | std::io::ErrorKind::Other => {
+                    format!("not a docker archive (a tar file from docker save or skopeo copy … docker-archive:): {e}")
+                }
+                _ => e.to_string(),
+            };
+            source_error(format!("{}: {why}", file.display()))
+        })?;
         let manifest_json = manifest_json.ok_or_else(|| {
             source_error(format!(
                 "{}: no manifest.json: not a docker archive (docker save / skopeo docker-archive:)",
@@ -70,7 +60,7 @@ impl DockerArchive {
                 self.file.display()
             ))
         })?;
-        let mut f = std::fs::File::open(&self.file)?;
+        let mut f = regular_file::open(&self.file)?;
         f.seek(SeekFrom::Start(offset))?;
         Ok(Box::new(f.take(size)))
     }
@@ -122,6 +112,33 @@ impl DockerArchive {
         });
         serde_json::to_vec(&manifest).map_err(|e| source_error(e.to_string()))
     }
+}
+
+/// The tar's members (name -> offset of its data, size) and its `manifest.json`, if any.
+type Members = (HashMap<String, (u64, u64)>, Option<Vec<u8>>);
+
+fn list_members(file: &Path) -> std::io::Result<Members> {
+    let mut members = HashMap::new();
+    let mut manifest_json = None;
+    let mut archive = tar::Archive::new(regular_file::open(file)?);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let name = entry
+            .path()?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_string();
+        let size = entry.header().size()?;
+        if name == "manifest.json" {
+            let mut bytes = Vec::new();
+            (&mut entry)
+                .take(MAX_DOCUMENT_BYTES)
+                .read_to_end(&mut bytes)?;
+            manifest_json = Some(bytes);
+        }
+        members.insert(name, (entry.raw_file_position(), size));
+    }
+    Ok((members, manifest_json))
 }
 
 impl ImageStore for DockerArchive {

@@ -1,4 +1,4 @@
-//! FIPS-RULES §4 "Runtimes", Java: the crypto of a JVM is not in the `java` launcher ELF but in
+//! Java (README, What it recognises): the crypto of a JVM is not in the `java` launcher ELF but in
 //! its security providers. A JDK (`bin/java` beside `lib/modules`, or `lib/rt.jar` for Java 8)
 //! is FIPS-capable with BC-FIPS registered first in its `java.security`, or as Red Hat's
 //! OpenJDK following the system FIPS policy (NSS); otherwise its crypto is the JDK's own.
@@ -36,7 +36,7 @@ impl Jars {
         let Some(real) = confined::resolve(root, Path::new(rel), true) else {
             return;
         };
-        let Ok(mut file) = std::fs::File::open(root.join(real)) else {
+        let Ok(mut file) = super::regular_file::open(&root.join(real)) else {
             return;
         };
         for name in zip_names::names(&mut file).unwrap_or_default() {

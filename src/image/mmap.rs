@@ -2,7 +2,6 @@
 //! the pages the inspector touches are faulted in.
 #![allow(unsafe_code)]
 
-use std::fs::File;
 use std::ops::Deref;
 use std::path::Path;
 
@@ -23,8 +22,9 @@ impl Deref for Mapped {
     }
 }
 
+/// Maps a regular file (anything else is refused unopened: see `regular_file`).
 pub fn map_file(path: &Path) -> std::io::Result<Mapped> {
-    let file = File::open(path)?;
+    let file = super::regular_file::open(path)?;
     if file.metadata()?.len() == 0 {
         return Ok(Mapped::Empty);
     }

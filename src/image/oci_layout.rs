@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use super::digest;
+use super::regular_file;
 use super::source::{source_error, Descriptor, ImageError, ImageStore, MAX_DOCUMENT_BYTES};
 
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -35,7 +36,7 @@ impl OciLayout {
     fn read_document(&self, digest: &str) -> Result<Vec<u8>, ImageError> {
         let path = self.blob_path(digest)?;
         let mut bytes = Vec::new();
-        std::fs::File::open(&path)
+        regular_file::open(&path)
             .map_err(|e| source_error(format!("{}: blob {digest}: {e}", self.dir.display())))?
             .take(MAX_DOCUMENT_BYTES)
             .read_to_end(&mut bytes)?;
@@ -45,8 +46,9 @@ impl OciLayout {
 
 impl ImageStore for OciLayout {
     fn top(&mut self) -> Result<(Vec<u8>, Option<String>), ImageError> {
-        let index: Value = serde_json::from_slice(&std::fs::read(self.dir.join("index.json"))?)
-            .map_err(|e| source_error(format!("{}/index.json: {e}", self.dir.display())))?;
+        let index: Value =
+            serde_json::from_slice(&regular_file::read(&self.dir.join("index.json"))?)
+                .map_err(|e| source_error(format!("{}/index.json: {e}", self.dir.display())))?;
         let entries = index["manifests"].as_array().cloned().unwrap_or_default();
         let name = |e: &Value| e["annotations"][REF_NAME].as_str().map(str::to_string);
         let chosen = match &self.tag {
@@ -84,7 +86,7 @@ impl ImageStore for OciLayout {
 
     fn blob(&mut self, desc: &Descriptor) -> Result<Box<dyn Read + '_>, ImageError> {
         let path = self.blob_path(&desc.digest)?;
-        let file = std::fs::File::open(&path).map_err(|e| {
+        let file = regular_file::open(&path).map_err(|e| {
             source_error(format!("{}: blob {}: {e}", self.dir.display(), desc.digest))
         })?;
         Ok(Box::new(file))

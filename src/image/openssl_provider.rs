@@ -18,7 +18,7 @@ const CONFIG_CANDIDATES: &[&str] = &[
 ];
 const OPENSSL_ROUTES: &[&str] = &["openssl (dynamic)", "golang-fips-openssl (dlopen)"];
 const GOLANG_FIPS: &str = "golang-fips-openssl (dlopen)";
-/// golang-fips dlopen order (FIPS-RULES §3 forks).
+/// golang-fips dlopen order.
 const LIBCRYPTO_SONAMES: &[&str] = &[
     "libcrypto.so.3",
     "libcrypto.so.1.1",
@@ -93,7 +93,7 @@ pub(crate) fn apply(
         }
         let problem = if golang_fips && dlopen_target.is_none() {
             Some(
-                "no libcrypto in the image for golang-fips to load: it panics in FIPS mode (I6)"
+                "no libcrypto in the image for golang-fips to load: it panics in FIPS mode (rule I6, docs/verdicts.md)"
                     .to_string(),
             )
         } else {

@@ -1,4 +1,4 @@
-//! FIPS-RULES I7: the crypto module packages an image's package database lists (dpkg, apk;
+//! Rule I7 (docs/verdicts.md): the crypto module packages an image's package database lists (dpkg, apk;
 //! an rpm database is noted but not read).
 
 use std::path::Path;

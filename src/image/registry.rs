@@ -6,7 +6,7 @@
 //! `oci-client` does the authentication (the token dance of the distribution spec); manifests
 //! and blobs are fetched here with its HTTP client's crate, because its pull functions verify
 //! digests with the pure-Rust `sha2` crate: every digest this binary computes goes through
-//! aws-lc-rs (DESIGN §8), so the `fips` build has no SHA-256 outside the validated module.
+//! aws-lc-rs (README: the operator's FIPS build), so the `fips` build has no SHA-256 outside the validated module.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -408,10 +408,10 @@ impl RegistryStore {
                     self.auth_source
                 )
             }
-            OciDistributionError::RequestError(re) if re.is_connect() => format!(
-                "cannot reach registry {registry} for {image}: {re}; check the address, the network, and for a plain-HTTP registry --insecure-registry {registry}"
-            ),
-            OciDistributionError::RequestError(re) if re.is_redirect() => {
+            OciDistributionError::RequestError(re) if re.is_connect() => {
+                unreachable(registry, &image, &error_chain(re))
+            }
+            OciDistributionError::RequestError(re) => {
                 format!("{image}: {what}: {}", error_chain(re))
             }
             OciDistributionError::GenericError(Some(why)) => format!("{image}: {what}: {why}"),
@@ -497,16 +497,53 @@ fn plain_http_allowed(url: &reqwest::Url, plain_http: &[String]) -> bool {
     is_loopback(&host) || plain_http.iter().any(|h| h.eq_ignore_ascii_case(&host))
 }
 
-/// An error and its causes, for messages (reqwest's own message leaves out its cause).
+/// An error and its causes, for messages (reqwest's own message leaves out its cause); a
+/// cause the text already carries is not repeated.
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
         source = cause.source();
     }
     out
+}
+
+/// Registries that serve HTTPS only: never worth a plain-HTTP hint.
+const HTTPS_REGISTRIES: &[&str] = &[
+    "docker.io",
+    "index.docker.io",
+    "registry-1.docker.io",
+    "ghcr.io",
+    "quay.io",
+    "gcr.io",
+    "registry.k8s.io",
+    "mcr.microsoft.com",
+    "public.ecr.aws",
+    "registry.access.redhat.com",
+    "registry.redhat.io",
+];
+
+/// Why `registry` could not be reached, with its cause and the hint that fits the cause:
+/// `--insecure-registry` only when a TLS handshake met an answer that is not TLS (a registry
+/// serving plain HTTP), and never for the public HTTPS registries.
+fn unreachable(registry: &str, image: &str, cause: &str) -> String {
+    let lower = cause.to_ascii_lowercase();
+    let plain_http = lower.contains("invalidcontenttype") || lower.contains("corrupt message");
+    let hint = if plain_http && !HTTPS_REGISTRIES.contains(&registry) {
+        format!(
+            "{registry} did not answer in TLS: if it serves plain HTTP, pass --insecure-registry {registry}"
+        )
+    } else if lower.contains("dns error") || lower.contains("lookup address") {
+        format!("check the name {registry} and this machine's DNS and network (or its proxy: HTTPS_PROXY)")
+    } else {
+        "check the address and the network (or the proxy: HTTPS_PROXY)".to_string()
+    };
+    format!("cannot reach registry {registry} for {image}: {cause}; {hint}")
 }
 
 /// The registry's error answer as oci-client reports it, so that one place explains them.
@@ -680,6 +717,28 @@ mod tests {
         .into_bytes();
         out.extend_from_slice(body);
         vec![(Duration::ZERO, out)]
+    }
+
+    #[test]
+    fn an_unreachable_registry_gets_the_hint_of_its_cause() {
+        let tls = "error sending request for url (https://h/v2/): client error (Connect): \
+                   received corrupt message of type InvalidContentType";
+        let plain = unreachable("10.0.0.5:5000", "10.0.0.5:5000/app:1", tls);
+        assert!(
+            plain.ends_with("if it serves plain HTTP, pass --insecure-registry 10.0.0.5:5000"),
+            "{plain}"
+        );
+        assert!(!unreachable("docker.io", "docker.io/library/a:1", tls).contains("--insecure"));
+        let dns = "error sending request for url (https://index.docker.io/v2/): client error \
+                   (Connect): dns error: failed to lookup address information";
+        let hub = unreachable("docker.io", "docker.io/library/a:1", dns);
+        assert!(
+            hub.contains(dns) && hub.contains("DNS and network"),
+            "{hub}"
+        );
+        assert!(!hub.contains("--insecure-registry"), "{hub}");
+        let refused = unreachable("h:1", "h:1/a:1", "tcp connect error: Connection refused");
+        assert!(refused.ends_with("check the address and the network (or the proxy: HTTPS_PROXY)"));
     }
 
     #[test]

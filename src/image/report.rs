@@ -1,4 +1,4 @@
-//! The result of scanning one target, in DESIGN §5's JSON shape.
+//! The result of scanning one target, in the JSON shape of the README.
 
 use serde::{Deserialize, Serialize};
 

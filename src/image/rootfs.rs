@@ -1,12 +1,14 @@
 //! Scanning a root filesystem on disk (a directory) or a single file.
 
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use super::dependencies::LibraryIndex;
 use super::java_runtime;
 use super::mmap::map_file;
+use super::mounts::Boundary;
 use super::openssl_provider::{self, OpenSslFacts};
+use super::regular_file;
 use super::report::{ScanReport, Skipped};
 use crate::inspect::{self, BinaryVerdict, Day, ModuleRegistry};
 use crate::policy::{self, ImagePolicy};
@@ -41,35 +43,43 @@ pub struct Progress {
 /// when it runs here), and dynamic routes keep validation `unknown`: only an image or root
 /// filesystem scan settles them.
 pub fn scan_file(path: &Path, display: &str, ctx: &ScanContext) -> Result<ScanReport, ScanError> {
-    let data = map_file(path).map_err(|source| ScanError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    let mut binaries = Vec::new();
-    let mut skipped = Vec::new();
-    let mut host_reasons = Vec::new();
-    if inspect::is_elf(&data) || data.is_empty() {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default();
-        let mut findings = inspect::analyze(&data, &name);
-        if let Ok(abs) = std::fs::canonicalize(path) {
-            let host = Path::new("/");
-            LibraryIndex::new(host).inherit(
-                &relative(host, &abs),
-                &mut findings,
-                &mut host_reasons,
-            );
-        }
-        binaries.push(inspect::judge(display, &findings, &ctx.registry, ctx.today));
-    } else {
-        skipped.push(Skipped {
+    let skip = |reason: String| {
+        let skipped = vec![Skipped {
             path: display.to_string(),
-            reason: "not ELF".into(),
-        });
+            reason,
+        }];
+        Ok(report(display, ctx, Vec::new(), skipped, &[]))
+    };
+    let data = match map_file(path) {
+        Ok(data) => data,
+        Err(e) => match regular_file::not_regular(&e) {
+            Some(not_regular) => return skip(not_regular.to_string()),
+            None => {
+                return Err(ScanError::Io {
+                    path: path.display().to_string(),
+                    source: e,
+                })
+            }
+        },
+    };
+    if data.is_empty() {
+        return skip("empty file".into());
     }
-    Ok(report(display, ctx, binaries, skipped, &host_reasons))
+    if !inspect::is_elf(&data) {
+        return skip("not ELF".into());
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let mut findings = inspect::analyze(&data, &name);
+    let mut host_reasons = Vec::new();
+    if let Ok(abs) = std::fs::canonicalize(path) {
+        let host = Path::new("/");
+        LibraryIndex::new(host).inherit(&relative(host, &abs), &mut findings, &mut host_reasons);
+    }
+    let binaries = vec![inspect::judge(display, &findings, &ctx.registry, ctx.today)];
+    Ok(report(display, ctx, binaries, Vec::new(), &host_reasons))
 }
 
 /// Where OpenSSL 3 looks for `fips.so` (`MODULESDIR`) per distro family.
@@ -150,16 +160,18 @@ fn report(
     }
 }
 
-/// Walks a root filesystem without leaving it, judges every selected ELF file (FIPS-RULES
-/// §2 step 1), resolves `DT_NEEDED` inside the root (I2) and applies the OpenSSL provider
-/// rules (I3, I4).
+/// Walks a root filesystem without leaving it, judges every selected ELF file, resolves
+/// `DT_NEEDED` inside the root (I2) and applies the OpenSSL provider
+/// rules (I3, I4). The walk stays on the root's filesystem unless `cross_filesystems`, and
+/// never enters a pseudo-filesystem (`/proc`, `/sys`, `/dev`…).
 pub fn scan_dir(
     root: &Path,
     display: &str,
     ctx: &ScanContext,
     progress: &mut dyn FnMut(Progress),
+    cross_filesystems: bool,
 ) -> Result<ScanReport, ScanError> {
-    Ok(scan_root(root, display, ctx, progress, None, false)?.report)
+    Ok(scan_root(root, display, ctx, progress, None, !cross_filesystems)?.report)
 }
 
 /// A running container's root (`/proc/<pid>/root`): like `scan_dir`, but the walk stays on
@@ -194,6 +206,7 @@ pub(crate) fn scan_root(
         source,
     };
     std::fs::read_dir(root).map_err(io)?;
+    let boundary = Boundary::new(root, !same_fs).map_err(io)?;
     let libs = LibraryIndex::new(root);
     let mut jars = java_runtime::Jars::default();
     let mut binaries: Vec<BinaryVerdict> = Vec::new();
@@ -202,12 +215,11 @@ pub(crate) fn scan_root(
     let mut state = Progress::default();
     // A root that is itself a link (a container's `/proc/<pid>/root`) is entered (walkdir
     // follows root links); links below it are never followed.
-    let walker = walkdir::WalkDir::new(root)
+    let mut walker = walkdir::WalkDir::new(root)
         .follow_links(false)
-        .same_file_system(same_fs)
         .sort_by_file_name()
         .into_iter();
-    for entry in walker {
+    while let Some(entry) = walker.next() {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
@@ -219,11 +231,27 @@ pub(crate) fn scan_root(
                 continue;
             }
         };
-        let rel = relative(root, entry.path());
-        let ft = entry.file_type();
-        if ft.is_dir() {
+        if entry.file_type().is_dir() {
+            let stop = if entry.depth() == 0 {
+                boundary.stop_at_root()
+            } else {
+                entry
+                    .metadata()
+                    .ok()
+                    .and_then(|m| boundary.stop_at(m.dev()))
+            };
+            if let Some(reason) = stop {
+                let path = relative(root, entry.path());
+                skipped.push(Skipped {
+                    path: if path.is_empty() { ".".into() } else { path },
+                    reason,
+                });
+                walker.skip_current_dir();
+            }
             continue;
         }
+        let rel = relative(root, entry.path());
+        let ft = entry.file_type();
         state.files_seen += 1;
         if ft.is_symlink() {
             skipped.push(Skipped {
@@ -233,18 +261,12 @@ pub(crate) fn scan_root(
             continue;
         }
         if !ft.is_file() {
-            let kind = if ft.is_fifo() {
-                "fifo"
-            } else if ft.is_block_device() || ft.is_char_device() {
-                "device node"
-            } else if ft.is_socket() {
-                "socket"
-            } else {
-                "special file"
-            };
             skipped.push(Skipped {
                 path: rel,
-                reason: format!("not a regular file ({kind})"),
+                reason: regular_file::NotRegular {
+                    kind: regular_file::kind(ft),
+                }
+                .to_string(),
             });
             continue;
         }
@@ -288,19 +310,19 @@ pub(crate) fn scan_root(
     })
 }
 
-/// FIPS-RULES §2 step 1: why a regular file is not judged, or `None` when it is. Files with
+/// Why a regular file is not judged, or `None` when it is. Files with
 /// an execute bit, every shared object outside the loader directories and crypto libraries
-/// are judged; an empty executable is judged (and comes out unknown).
+/// are judged. An empty file is not a binary, whatever its mode (Docker's `/.dockerenv`).
 fn skip_reason(
     data: &[u8],
     executable: bool,
     name: &str,
     in_loader_dir: bool,
 ) -> Option<&'static str> {
-    if data.is_empty() && !executable {
+    if data.is_empty() {
         return Some("empty file");
     }
-    if !data.is_empty() && !inspect::is_elf(data) {
+    if !inspect::is_elf(data) {
         return Some("not ELF");
     }
     let selected = executable

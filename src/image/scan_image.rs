@@ -16,7 +16,7 @@ use super::rootfs::{scan_root, Progress, ScanContext};
 use super::source::{resolve, ImageError, ImageStore, LayerDigest, Platform, ResolvedImage};
 use super::ScanReport;
 
-/// FIPS-related variables of an image's `Env` (FIPS-RULES I7, P1).
+/// FIPS-related variables of an image's `Env` (rules I7 and P1, docs/verdicts.md).
 const FIPS_ENV: &[&str] = &[
     "OPENSSL_CONF",
     "OPENSSL_MODULES",
@@ -60,6 +60,9 @@ impl ImageTarget {
 #[derive(Debug, Clone)]
 pub struct ImageOptions {
     pub platform: Platform,
+    /// The platform was asked for (`--platform`): a single-platform image for another one is
+    /// refused instead of scanned. Otherwise `platform` only picks from an index.
+    pub require_platform: bool,
     pub registry: RegistryOptions,
     pub limits: Limits,
     /// Verdict cache directory; `None` with `--no-cache`.
@@ -87,7 +90,7 @@ pub fn scan_image(
         ImageTarget::OciLayout { dir, tag } => Box::new(OciLayout::open(dir.clone(), tag.clone())?),
         ImageTarget::DockerArchive(f) => Box::new(DockerArchive::open(f.clone())?),
     };
-    let image = resolve(store.as_mut(), &opts.platform)?;
+    let image = resolve(store.as_mut(), &opts.platform, opts.require_platform)?;
     let cache = opts.cache_dir.as_deref().map(VerdictCache::new);
     if let Some(hit) = cache.as_ref().and_then(|c| c.load(&image.digest, ctx)) {
         let mut report = hit;

@@ -36,6 +36,11 @@ pub enum ImageError {
     },
     #[error("platform {wanted} is not in the image index; it has {available}: pass --platform")]
     PlatformMissing { wanted: String, available: String },
+    #[error(
+        "platform {wanted} is not in the image: it is a single-platform image for {has}; \
+         pass --platform {has}, or drop --platform"
+    )]
+    PlatformMismatch { wanted: String, has: String },
     #[error("layer {index} ({digest}): {source}")]
     Layer {
         index: usize,
@@ -184,10 +189,12 @@ fn is_index(doc: &Value) -> bool {
         || (doc["manifests"].is_array() && doc["layers"].is_null())
 }
 
-/// Follows the target to one platform manifest and reads its config.
+/// Follows the target to one platform manifest and reads its config. `platform` picks from an
+/// index; with `require_platform`, a single-platform image must be for it too.
 pub(crate) fn resolve(
     store: &mut dyn ImageStore,
     platform: &Platform,
+    require_platform: bool,
 ) -> Result<ResolvedImage, ImageError> {
     let (bytes, mut digest) = store.top()?;
     if let Some(d) = &digest {
@@ -234,11 +241,20 @@ pub(crate) fn resolve(
     verify_document(&config_bytes, &config_desc.digest, "config")?;
     let config = parse_json(&config_bytes, "config")?;
     let digest = digest.unwrap_or_else(|| config_desc.digest.clone());
-    let platform = chosen_platform.unwrap_or_else(|| {
-        let os = config["os"].as_str().unwrap_or("linux");
-        let arch = config["architecture"].as_str().unwrap_or("unknown");
-        format!("{os}/{arch}")
-    });
+    let platform = match chosen_platform {
+        Some(p) => p,
+        None => {
+            if require_platform && !platform.matches(&config) {
+                return Err(ImageError::PlatformMismatch {
+                    wanted: platform.to_string(),
+                    has: config_platform(&config),
+                });
+            }
+            let os = config["os"].as_str().unwrap_or("linux");
+            let arch = config["architecture"].as_str().unwrap_or("unknown");
+            format!("{os}/{arch}")
+        }
+    };
     Ok(ResolvedImage {
         digest,
         index_digest,
@@ -248,22 +264,24 @@ pub(crate) fn resolve(
     })
 }
 
+/// `os/arch[/variant]` of an index entry's `platform`, or of an image config.
+fn config_platform(p: &Value) -> String {
+    let mut s = format!(
+        "{}/{}",
+        p["os"].as_str().unwrap_or("?"),
+        p["architecture"].as_str().unwrap_or("?")
+    );
+    if let Some(v) = p["variant"].as_str() {
+        s.push('/');
+        s.push_str(v);
+    }
+    s
+}
+
 fn available_platforms(entries: &[Value]) -> String {
     let list: Vec<String> = entries
         .iter()
-        .map(|e| {
-            let p = &e["platform"];
-            let mut s = format!(
-                "{}/{}",
-                p["os"].as_str().unwrap_or("?"),
-                p["architecture"].as_str().unwrap_or("?")
-            );
-            if let Some(v) = p["variant"].as_str() {
-                s.push('/');
-                s.push_str(v);
-            }
-            s
-        })
+        .map(|e| config_platform(&e["platform"]))
         .collect();
     if list.is_empty() {
         "no platforms".into()

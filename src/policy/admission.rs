@@ -1,4 +1,4 @@
-//! The admission decision (DESIGN §3, issue "admission webhook" point 3), pure: a pod spec
+//! The admission decision, pure: a pod spec
 //! under review, the policies, what is known about its images and nodes -> allowed, warned or
 //! denied, with messages that name the container, the image, the offending binaries and the
 //! fix. The webhook and `fips-operator admit` both call it.
@@ -15,15 +15,15 @@ use crate::api::{FipsPolicySpec, Mode, UnknownAction};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageKnowledge {
     Compliant,
-    /// Not FIPS-capable: why, and the report to look at.
+    /// Not FIPS-capable: why, and where the details are (a command to run).
     NonCompliant {
         reasons: Vec<String>,
-        report: String,
+        details: String,
     },
     /// Scanned but not judged (failed, cut short, a module the registry does not know).
     Unknown {
         why: String,
-        report: String,
+        details: String,
     },
     /// No verdict yet: a scan is requested.
     NotJudged,
@@ -72,6 +72,19 @@ pub struct Decision {
     pub audit: BTreeMap<String, String>,
     /// Images without a verdict: a `Pending` FipsImageReport is requested for each.
     pub scan: Vec<String>,
+    /// Why no policy applies: `not selected by FipsPolicy X: …`, the operator's namespace.
+    pub notes: Vec<String>,
+}
+
+/// What happens to an image that has no verdict yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoVerdict {
+    /// The cluster scans it: a `Pending` report is requested.
+    ScanRequested,
+    /// A server-side dry run: decided the same, but it requests no scan.
+    DryRun,
+    /// `fips-operator admit`: verdicts come from report files and `--scan` only.
+    Offline,
 }
 
 /// A policy and its name, as the decision sees it.
@@ -91,9 +104,8 @@ pub struct Context<'a> {
     /// Nodes as the controller knows them; empty when unknown (offline): placement is then
     /// not checked.
     pub nodes: &'a [NodeFacts],
-    /// A dry run (`kubectl --dry-run=server`): decided the same, but it requests no scan, so
-    /// an image without a verdict is not told to retry.
-    pub dry_run: bool,
+    /// What becomes of an image without a verdict, for the message that says so.
+    pub no_verdict: NoVerdict,
 }
 
 fn containers(spec: &PodSpec) -> Vec<(&'static str, &str, &str)> {
@@ -138,21 +150,22 @@ pub fn decide(subject: Subject, ctx: &Context, images: &dyn ImageVerdicts) -> De
         warnings: Vec::new(),
         audit: BTreeMap::new(),
         scan: Vec::new(),
+        notes: Vec::new(),
     };
     if subject.namespace == ctx.operator_namespace {
+        d.notes.push(format!(
+            "namespace {} is the operator's own: always admitted",
+            subject.namespace
+        ));
         return d;
     }
-    let applicable: Vec<&NamedPolicy> = ctx
-        .policies
-        .iter()
-        .filter(|p| {
-            !p.spec
-                .excluded_namespaces
-                .iter()
-                .any(|n| n == subject.namespace)
-                && selector_matches(p.spec.namespace_selector.as_ref(), ctx.namespace_labels)
-        })
-        .collect();
+    let mut applicable: Vec<&NamedPolicy> = Vec::new();
+    for p in ctx.policies {
+        match not_selected(p, subject.namespace, ctx.namespace_labels) {
+            Some(why) => d.notes.push(why),
+            None => applicable.push(p),
+        }
+    }
     let what = format!("{} {}/{}", subject.kind, subject.namespace, subject.name);
     for p in &applicable {
         let mode = p.spec.mode;
@@ -168,21 +181,21 @@ pub fn decide(subject: Subject, ctx: &Context, images: &dyn ImageVerdicts) -> De
             }
             match images.lookup(image, policy) {
                 ImageKnowledge::Compliant => {}
-                ImageKnowledge::NonCompliant { reasons, report } => problems.push((
+                ImageKnowledge::NonCompliant { reasons, details } => problems.push((
                     true,
                     format!(
                         "{kind} {name:?} image {image} is not FIPS-capable: {}; fix: {FIX_IMAGE} \
-                         (details: kubectl get fir {report} -o yaml)",
+                         (details: {details})",
                         reasons.join("; ")
                     ),
                 )),
-                ImageKnowledge::Unknown { why, report } => {
+                ImageKnowledge::Unknown { why, details } => {
                     if p.spec.images.unknown_action(mode) != UnknownAction::Allow {
                         problems.push((
                             p.spec.images.unknown_action(mode) == UnknownAction::Deny,
                             format!(
                                 "{kind} {name:?} image {image} cannot be judged: {why} \
-                                 (kubectl get fir {report} -o yaml); fix the image, or exempt it"
+                                 ({details}); fix the image, or exempt it"
                             ),
                         ));
                     }
@@ -195,19 +208,7 @@ pub fn decide(subject: Subject, ctx: &Context, images: &dyn ImageVerdicts) -> De
                     if action != UnknownAction::Allow {
                         problems.push((
                             action == UnknownAction::Deny,
-                            if ctx.dry_run {
-                                format!(
-                                    "{kind} {name:?} image {image} has no FIPS verdict yet, and a \
-                                     dry run requests no scan: create the object without \
-                                     --dry-run, or judge the image first with `fips-operator \
-                                     scan {image}`"
-                                )
-                            } else {
-                                format!(
-                                    "{kind} {name:?} image {image} has no FIPS verdict yet: a \
-                                     scan is in progress, retry shortly"
-                                )
-                            },
+                            no_verdict(ctx.no_verdict, kind, name, image),
                         ));
                     }
                 }
@@ -235,6 +236,41 @@ pub fn decide(subject: Subject, ctx: &Context, images: &dyn ImageVerdicts) -> De
         }
     }
     d
+}
+
+/// Why `p` does not apply to objects in `namespace`, or `None` when it does.
+fn not_selected(
+    p: &NamedPolicy,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+) -> Option<String> {
+    let why = if p.spec.excluded_namespaces.iter().any(|n| n == namespace) {
+        format!("namespace {namespace} is in its excludedNamespaces")
+    } else if !selector_matches(p.spec.namespace_selector.as_ref(), labels) {
+        format!("the labels of namespace {namespace} do not match its namespaceSelector")
+    } else {
+        return None;
+    };
+    Some(format!("not selected by FipsPolicy {}: {why}", p.name))
+}
+
+/// The problem of an image without a verdict, by what becomes of it.
+fn no_verdict(how: NoVerdict, kind: &str, name: &str, image: &str) -> String {
+    match how {
+        NoVerdict::ScanRequested => format!(
+            "{kind} {name:?} image {image} has no FIPS verdict yet: a scan is in progress, \
+             retry shortly"
+        ),
+        NoVerdict::DryRun => format!(
+            "{kind} {name:?} image {image} has no FIPS verdict yet, and a dry run requests no \
+             scan: create the object without --dry-run, or judge the image first with \
+             `fips-operator scan {image}`"
+        ),
+        NoVerdict::Offline => format!(
+            "{kind} {name:?} image {image}: no verdict for this image: pass --scan, or a report \
+             that judges it (--reports)"
+        ),
+    }
 }
 
 /// A pod pinned (by `nodeName`, or a `nodeSelector` every matching node of which is selected

@@ -1,4 +1,4 @@
-//! The cluster decision core (DESIGN §3, §7): a FipsPolicy's status from plain facts about
+//! The cluster decision core (README: API and CRDs, Performance): a FipsPolicy's status from plain facts about
 //! nodes, namespaces, pods and image verdicts. Pure: no client, no clock (`now` comes in).
 
 use std::collections::{BTreeMap, HashMap, HashSet};

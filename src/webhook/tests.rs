@@ -29,7 +29,7 @@ fn admission(mode: Mode) -> Admission {
                 "reg/bad:1",
                 ImageKnowledge::NonCompliant {
                     reasons: vec!["usr/bin/app: Go standard crypto".into()],
-                    report: "sha256-bad".into(),
+                    details: "kubectl get fir sha256-bad -o yaml".into(),
                 },
             ),
         ]))),
@@ -250,7 +250,7 @@ fn resolved_tags_are_decided_on_digests_and_unresolved_ones_are_not_compliant() 
             "reg/good:1@sha256:4444444444444444444444444444444444444444444444444444444444444444",
             ImageKnowledge::NonCompliant {
                 reasons: vec!["usr/bin/app: ring".into()],
-                report: "sha256-4444".into(),
+                details: "kubectl get fir sha256-4444 -o yaml".into(),
             },
         ),
     ]);
@@ -317,7 +317,7 @@ fn updates_judge_only_new_images_and_deletions_pass() {
         "reg/new-bad:1",
         ImageKnowledge::NonCompliant {
             reasons: vec!["usr/bin/init: ring".into()],
-            report: "sha256-nb".into(),
+            details: "kubectl get fir sha256-nb -o yaml".into(),
         },
     )])));
     let r = answer(&known, &update(deployment("reg/bad:1"), two.clone()));

@@ -1,6 +1,6 @@
 //! End-to-end against a real cluster (kind, k3d, or any kubeconfig). Runs only when
 //! `FIPS_E2E_KUBECONFIG` names a kubeconfig; without it the suite prints that it has nothing
-//! to run against and passes (there is no API server on the CI machines, DESIGN §6). With it,
+//! to run against and passes (there is no API server on the CI machines). With it,
 //! it changes the cluster: it installs the operator with its Helm chart, enforces a policy,
 //! checks admission, the node probe and the controller, then uninstalls everything and checks
 //! that nothing is left behind. It refuses to start on a cluster where fips-operator is

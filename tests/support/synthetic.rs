@@ -1,6 +1,6 @@
 //! Synthetic ELF files written with the `object` crate, for toolchains CI cannot install
 //! (Microsoft Go, Red Hat golang-fips, Chainguard) and for provider stand-ins. They carry the
-//! exact build-info settings and function names of FIPS-RULES.md; tests name them `synthetic-*`.
+//! exact build-info settings and function names the Go rules read; tests name them `synthetic-*`.
 
 use object::write::{Object, StandardSection, Symbol, SymbolSection};
 use object::{

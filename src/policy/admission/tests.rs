@@ -14,7 +14,7 @@ impl ImageVerdicts for Known {
             } else {
                 ImageKnowledge::NonCompliant {
                     reasons: vec!["usr/bin/app: module go-native v1.26.0 is in-process".into()],
-                    report: "sha256-ip".into(),
+                    details: "kubectl get fir sha256-ip -o yaml".into(),
                 }
             };
         }
@@ -32,14 +32,14 @@ fn known() -> Known {
             "reg/bad:1",
             ImageKnowledge::NonCompliant {
                 reasons: vec!["usr/bin/legacy: Go standard crypto without a FIPS module".into()],
-                report: "sha256-bad".into(),
+                details: "kubectl get fir sha256-bad -o yaml".into(),
             },
         ),
         (
             "reg/broken:1",
             ImageKnowledge::Unknown {
                 why: "scan failed: registry said 401".into(),
-                report: "sha256-broken".into(),
+                details: "kubectl get fir sha256-broken -o yaml".into(),
             },
         ),
     ]))
@@ -96,7 +96,7 @@ fn run(
         namespace_labels: &labels,
         operator_namespace: "fips-operator",
         nodes,
-        dry_run: false,
+        no_verdict: NoVerdict::ScanRequested,
     };
     decide(
         Subject {
