@@ -12,7 +12,7 @@ mod own_crypto;
 mod rust_crates;
 pub mod verdict;
 
-pub use findings::{Activation, Findings, ModuleRoute, Role};
+pub use findings::{Activation, Findings, ModuleRoute, Reader, Role, Unread};
 pub use module_registry::{Day, ModuleRegistry, Validation};
 pub(crate) use native_rules::{apply_needed, classify_needed, NeededKind};
 pub use verdict::{judge, registry_module, BinaryVerdict, Module, Verdict};
@@ -36,15 +36,15 @@ pub fn is_elf(data: &[u8]) -> bool {
 /// modules, FIPS-RULES §2). Never panics on bad input: what cannot be read is `unknown`.
 pub fn analyze(data: &[u8], file_name: &str) -> Findings {
     if data.is_empty() {
-        return Findings::unknown("empty file");
-    }
-    if memchr::memmem::find(&data[..data.len().min(4096)], b"UPX!").is_some() {
-        return Findings::unknown("packed with UPX (UPX! marker): unpack it to judge it");
+        return Findings::unreadable(Reader::File, "empty file");
     }
     let view = match elf::ElfView::parse(data) {
         Ok(v) => v,
-        Err(e) => return Findings::unknown(e.to_string()),
+        Err(e) => return Findings::unreadable(Reader::Elf, e.to_string()),
     };
+    if let Some(why) = view.packed() {
+        return Findings::unreadable(Reader::Elf, why);
+    }
     let mut f = Findings {
         needed: view
             .needed
@@ -60,7 +60,7 @@ pub fn analyze(data: &[u8], file_name: &str) -> Findings {
     };
     let build_info = match go_buildinfo::read(&view) {
         Ok(info) => info,
-        Err(e) => return Findings::unknown(e),
+        Err(e) => return Findings::unreadable(Reader::GoBuildinfo, e),
     };
     // A Go binary: build info, a section named for the pclntab, or a pclntab header at the
     // start of any section (whatever a linker named it).
@@ -71,14 +71,21 @@ pub fn analyze(data: &[u8], file_name: &str) -> Findings {
     if f.is_go {
         match go_rules::collect_names(&view, &mut f) {
             Ok(names) => go_rules::judge(build_info.as_ref(), &names, &mut f),
-            Err(why) => {
-                // Unknown, unless the native rules below find crypto outside a module (a
-                // static OpenSSL, say): that is not FIPS-capable whatever the Go side holds.
-                let why = format!("Go binary: {why}");
-                f.evidence(why.clone());
-                f.unknown = Some(why);
-            }
+            // Unknown, unless the native rules below find crypto outside a module (a static
+            // OpenSSL, say): that is not FIPS-capable whatever the Go side holds.
+            Err(why) => f.cannot_judge(Reader::GoFunctionTable, format!("Go binary: {why}")),
         }
+    } else if let Some(at) = go_buildinfo::stray_magic(data) {
+        // Build info where the Go linker never puts it (not 16-byte aligned, or outside the
+        // writable data): a Go program whose layout this reader does not know, or a file
+        // made to look like one. Either way its Go side was not read.
+        f.cannot_judge(
+            Reader::GoBuildinfo,
+            format!(
+                "Go build info magic at file offset {at:#x}, where no Go linker this reader \
+                 knows puts it: the Go side of the file was not read"
+            ),
+        );
     }
     native_rules::judge(&view, file_name, f.is_go, &mut f);
     f
@@ -90,6 +97,29 @@ mod tests;
 /// Entry points for the fuzz targets in `fuzz/`: the parsers on raw bytes.
 #[doc(hidden)]
 pub mod fuzzing {
+    use super::{elf, go_buildinfo, go_pclntab, Findings};
+
+    /// Fail closed: a file that carries Go's marks (a build info header anywhere, a section
+    /// named for the pclntab or starting with its header) is `no-crypto` only when its
+    /// function table was read and named the runtime. `Some` says how the property broke.
+    pub fn fail_closed_violation(data: &[u8], f: &Findings) -> Option<String> {
+        let judged_no_crypto = !f.has_crypto() && f.unknown.is_none();
+        if !judged_no_crypto {
+            return None;
+        }
+        let section_mark = elf::ElfView::parse(data).ok().is_some_and(|view| {
+            view.sections.iter().any(|s| {
+                s.name.ends_with(b".gopclntab")
+                    || go_pclntab::PcLnTab::header_at(view.section_data(s))
+            })
+        });
+        let marked = section_mark || go_buildinfo::stray_magic(data).is_some();
+        let read = f.evidence.iter().any(|e| {
+            e.contains(" runtime functions named, no crypto package") && !e.contains(": 0 runtime")
+        });
+        (marked && !read).then(|| format!("no-crypto from a file with Go marks: {f:?}"))
+    }
+
     /// Parses `data` as a pclntab and counts its function names.
     pub fn pclntab_names(data: &[u8]) -> usize {
         let mut n = 0;

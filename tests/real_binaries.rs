@@ -470,12 +470,55 @@ fn unreadable_go_function_tables_are_never_no_crypto() {
             }
         }
     };
+    let sections = |b: &[u8]| {
+        let (shoff, n) = (
+            u64_at(b, 0x28),
+            u16::from_le_bytes([b[0x3c], b[0x3d]]) as usize,
+        );
+        (0..n).map(move |i| shoff + i * 64)
+    };
+    // The second section with file data starts inside the first.
+    let overlapping_sections = |b: &mut Vec<u8>| {
+        let with_data: Vec<usize> = sections(b)
+            .filter(|&h| b[h + 4] == 1 && u64_at(b, h + 0x20) > 0)
+            .collect();
+        let first_offset = u64_at(b, with_data[0] + 0x18) as u64;
+        let second = with_data[1];
+        b[second + 0x18..second + 0x20].copy_from_slice(&first_offset.to_le_bytes());
+    };
+    // SHF_COMPRESSED on every allocated section.
+    let compressed_sections = |b: &mut Vec<u8>| {
+        for h in sections(b).collect::<Vec<_>>() {
+            if b[h + 8] & 2 != 0 {
+                b[h + 9] |= 0x08;
+            }
+        }
+    };
+    // A packer's layout: no section headers, and loads that reserve 8x their file data.
+    let packed = |b: &mut Vec<u8>| {
+        let (phoff, n) = (
+            u64_at(b, 0x20),
+            u16::from_le_bytes([b[0x38], b[0x39]]) as usize,
+        );
+        for i in 0..n {
+            let h = phoff + i * 56;
+            if b[h..h + 4] == [1, 0, 0, 0] {
+                let filesz = u64_at(b, h + 0x20) as u64;
+                b[h + 0x28..h + 0x30].copy_from_slice(&(filesz * 8).to_le_bytes());
+            }
+        }
+        b[0x28..0x30].fill(0);
+        b[0x3c..0x40].fill(0);
+    };
     type Corruption<'a> = (&'a str, &'a dyn Fn(&mut Vec<u8>));
-    let corruptions: [Corruption; 4] = [
+    let corruptions: [Corruption; 7] = [
         ("zeroed pclntab header", &zero_pclntab_headers),
         ("misread name table", &names_misread),
         ("truncated section table", &truncate_section_table),
         ("bogus section offsets", &bogus_section_offsets),
+        ("overlapping sections", &overlapping_sections),
+        ("compressed sections", &compressed_sections),
+        ("packed", &packed),
     ];
     let fixtures = [
         "go119-std",
@@ -517,6 +560,7 @@ fn unreadable_go_function_tables_are_never_no_crypto() {
                 }
                 "zeroed pclntab header" | "misread name table" => {
                     assert_eq!(verdict, "unknown", "{name} with {what}: {b:#}");
+                    assert_eq!(b["reader"], "go-function-table", "{name} with {what}");
                     assert!(
                         reason.contains("function table not read"),
                         "{name}: {reason}"
@@ -525,13 +569,35 @@ fn unreadable_go_function_tables_are_never_no_crypto() {
                 // The ELF reader refuses the file before the Go reader sees it.
                 _ => {
                     assert_eq!(verdict, "unknown", "{name} with {what}: {b:#}");
-                    assert!(reason.contains("elf"), "{name} with {what}: {reason}");
+                    assert_eq!(b["reader"], "elf", "{name} with {what}: {b:#}");
+                    let word = match what {
+                        "overlapping sections" => "overlap",
+                        "compressed sections" => "SHF_COMPRESSED",
+                        "packed" => "packed",
+                        _ => "elf: ",
+                    };
+                    assert!(reason.contains(word), "{name} with {what}: {reason}");
                 }
             }
             seen.push(format!("{name}/{what}: {verdict}"));
         }
     }
     eprintln!("{}", seen.join("\n"));
+}
+
+/// Build info where no Go linker puts it (here after the sections of a C program) means a Go
+/// side this reader does not know: `unknown`, not the C program's `no-crypto`.
+#[test]
+fn go_build_info_outside_its_places_is_unknown() {
+    let (_, original) = scan(&fixture("c-nocrypto-dynamic"), &[]);
+    assert_eq!(only_binary(&original)["verdict"], "no-crypto");
+    let b = scan_modified("c-nocrypto-dynamic", |bytes| {
+        bytes.extend_from_slice(b"\xff Go buildinf:\x08\x02");
+        bytes.resize(bytes.len() + 16, 0);
+    });
+    assert_eq!(b["verdict"], "unknown", "{b:#}");
+    assert_eq!(b["reader"], "go-buildinfo", "{b:#}");
+    assert_evidence(&b, "Go build info magic at file offset");
 }
 
 /// Go binaries for other machines and linkers: internally linked and stripped (big-endian

@@ -91,6 +91,7 @@ fn capable(activation: Activation) -> BinaryVerdict {
         }),
         evidence: vec![],
         warnings: vec![],
+        reader: None,
         reason: None,
         routes: vec![],
         other_modules: vec![],

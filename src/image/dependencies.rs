@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use super::confined;
 use super::mmap::map_file;
 use super::rootfs::confine;
-use crate::inspect::{self, apply_needed, classify_needed, Findings, ModuleRoute, NeededKind};
+use crate::inspect::{
+    self, apply_needed, classify_needed, Findings, ModuleRoute, NeededKind, Reader, Unread,
+};
 
 /// Deepest dependency chain followed.
 const MAX_DEPTH: usize = 16;
@@ -21,7 +23,7 @@ struct LibraryFacts {
     /// Its own non-FIPS findings (its DT_NEEDED ones are derived again, with the chain).
     non_fips: Vec<String>,
     /// Why it cannot be judged, if it cannot.
-    unknown: Option<String>,
+    unknown: Option<Unread>,
     /// Modules linked into it (aws-lc-fips, BoringSSL…): its users go through them too.
     static_routes: Vec<ModuleRoute>,
 }
@@ -128,7 +130,10 @@ impl LibraryIndex {
                 }
             }
             Err(e) => LibraryFacts {
-                unknown: Some(format!("cannot read: {e}")),
+                unknown: Some(Unread {
+                    reader: Reader::File,
+                    reason: format!("cannot read: {e}"),
+                }),
                 ..LibraryFacts::default()
             },
         };
@@ -228,9 +233,10 @@ impl LibraryIndex {
             return;
         }
         if depth >= MAX_DEPTH {
-            let why = format!("{via}{soname}: library chain deeper than {MAX_DEPTH}, not followed");
-            f.evidence(why.clone());
-            f.unknown.get_or_insert(why);
+            f.cannot_judge(
+                Reader::Dependencies,
+                format!("{via}{soname}: library chain deeper than {MAX_DEPTH}, not followed"),
+            );
             return;
         }
         if !visited.insert(path.clone()) {
@@ -240,10 +246,11 @@ impl LibraryIndex {
         for finding in &facts.non_fips {
             f.not_fips(format!("{via}{soname}: {finding}"));
         }
-        if let Some(why) = &facts.unknown {
-            let why = format!("{via}{soname} cannot be judged: {why}");
-            f.evidence(why.clone());
-            f.unknown.get_or_insert(why);
+        if let Some(unread) = &facts.unknown {
+            f.cannot_judge(
+                unread.reader,
+                format!("{via}{soname} cannot be judged: {}", unread.reason),
+            );
         }
         for route in &facts.static_routes {
             f.evidence(format!("{via}{soname} links the {} module", route.name));

@@ -24,6 +24,7 @@ pub(crate) struct Segment {
     pub flags: u32,
     pub offset: u64,
     pub filesz: u64,
+    pub memsz: u64,
     pub vaddr: u64,
 }
 
@@ -153,6 +154,7 @@ impl<'a> ElfView<'a> {
                 flags: ph.p_flags(endian),
                 offset: ph.p_offset(endian).into(),
                 filesz: ph.p_filesz(endian).into(),
+                memsz: ph.p_memsz(endian).into(),
                 vaddr: ph.p_vaddr(endian).into(),
             };
             if seg.p_type != elf::PT_NULL && seg.offset.saturating_add(seg.filesz) > file_len {
@@ -186,6 +188,12 @@ impl<'a> ElfView<'a> {
                 offset: sh.sh_offset(endian).into(),
                 size: sh.sh_size(endian).into(),
             };
+            if section.flags & u64::from(elf::SHF_COMPRESSED) != 0 && !is_debug_section(name) {
+                return err(format!(
+                    "section {} is compressed (SHF_COMPRESSED): its bytes cannot be searched",
+                    String::from_utf8_lossy(name)
+                ));
+            }
             if section.has_file_data() && section.offset.saturating_add(section.size) > file_len {
                 return err(format!(
                     "section {} at offset {:#x} with size {:#x} runs past the end of the file ({file_len:#x} bytes)",
@@ -196,6 +204,7 @@ impl<'a> ElfView<'a> {
             }
             view.sections.push(section);
         }
+        view.check_overlaps()?;
 
         if let Some(dynamic) = dynamic {
             view.has_dynamic = true;
@@ -430,6 +439,65 @@ impl<'a> ElfView<'a> {
 }
 
 impl<'a> ElfView<'a> {
+    /// Two sections whose file bytes overlap: no linker writes that, a file crafted to show
+    /// one reader bytes that another reads differently does.
+    fn check_overlaps(&self) -> Result<(), ElfError> {
+        let mut spans: Vec<&Section<'a>> = self
+            .sections
+            .iter()
+            .filter(|s| s.has_file_data() && s.size > 0)
+            .collect();
+        spans.sort_by_key(|s| (s.offset, s.size));
+        for pair in spans.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            if b.offset < a.offset + a.size {
+                return err(format!(
+                    "sections {} ({:#x}..{:#x}) and {} ({:#x}..{:#x}) overlap in the file",
+                    String::from_utf8_lossy(a.name),
+                    a.offset,
+                    a.offset + a.size,
+                    String::from_utf8_lossy(b.name),
+                    b.offset,
+                    b.offset + b.size
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Why the file looks packed (a stub that unpacks the real program at run time, so its
+    /// bytes show nothing of it): UPX's `UPX!` mark in the first 4 KiB, or no section headers
+    /// with segments that reserve far more memory than their file data fills, or that are
+    /// writable and executable at once. Section-less files from `sstrip` have neither.
+    pub fn packed(&self) -> Option<String> {
+        const HINT: &str = "unpack it to judge it";
+        let head = &self.data[..self.data.len().min(4096)];
+        if memchr::memmem::find(head, b"UPX!").is_some() {
+            return Some(format!(
+                "packed with UPX (UPX! mark in the first 4 KiB): {HINT}"
+            ));
+        }
+        if !self.sections.is_empty() {
+            return None;
+        }
+        let loads = || self.segments.iter().filter(|s| s.is_load());
+        if let Some(s) = loads().find(|s| s.writable() && s.executable()) {
+            return Some(format!(
+                "packed: no section headers and a writable, executable segment at {:#x} \
+                 (the layout of a self-unpacking program): {HINT}",
+                s.vaddr
+            ));
+        }
+        let filesz: u64 = loads().map(|s| s.filesz).fold(0, u64::saturating_add);
+        let memsz: u64 = loads().map(|s| s.memsz).fold(0, u64::saturating_add);
+        (memsz > filesz.saturating_mul(PACKED_MEMORY_RATIO)).then(|| {
+            format!(
+                "packed: no section headers and segments that reserve {memsz:#x} bytes of \
+                 memory for {filesz:#x} bytes of file data (a program unpacked at run time): {HINT}"
+            )
+        })
+    }
+
     /// Executable sections' bytes (round constants compiled into instruction immediates).
     /// Empty for a file without sections: `data_regions` then covers its whole segments.
     pub fn code_regions(&self) -> Vec<&'a [u8]> {
@@ -444,6 +512,16 @@ impl<'a> ElfView<'a> {
             .map(|s| self.section_data(s))
             .collect()
     }
+}
+
+/// How much more memory than file data a section-less file's segments may reserve before it
+/// counts as packed (a packer reserves room for the unpacked program, several times the
+/// compressed bytes).
+const PACKED_MEMORY_RATIO: u64 = 4;
+
+/// DWARF sections, which toolchains compress (`SHF_COMPRESSED`) and no rule reads.
+fn is_debug_section(name: &[u8]) -> bool {
+    name.starts_with(b".debug") || name.starts_with(b".zdebug")
 }
 
 /// Sections the Go linker fills with its own tables.

@@ -34,6 +34,31 @@ pub enum Role {
     Module,
 }
 
+/// The part of the inspector that could not read a file (`reader` in the JSON of an `unknown`
+/// binary): a blind spot of one reader is never taken for an absence of crypto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reader {
+    /// The file itself (empty).
+    File,
+    /// ELF headers, sections and segments: truncated, overlapping, compressed, packed, an
+    /// unsupported machine.
+    Elf,
+    /// Go's build information (`.go.buildinfo`).
+    GoBuildinfo,
+    /// Go's function table (`.gopclntab`), or function names that hide the crypto.
+    GoFunctionTable,
+    /// A library the file loads, or the chain of them.
+    Dependencies,
+}
+
+/// Why a file cannot be judged, and which reader said so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unread {
+    pub reader: Reader,
+    pub reason: String,
+}
+
 /// Everything one file told the inspector.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Findings {
@@ -45,8 +70,9 @@ pub struct Findings {
     /// Every finding, in the order found (`non_fips` entries included).
     pub evidence: Vec<String>,
     pub warnings: Vec<String>,
-    /// Set when the file cannot be judged (corrupt, truncated, packed, unsupported).
-    pub unknown: Option<String>,
+    /// Set when the file cannot be judged (corrupt, truncated, packed, unsupported), with the
+    /// reader that gave up.
+    pub unknown: Option<Unread>,
     /// `DT_NEEDED` entries, for dependency resolution at image level.
     pub needed: Vec<String>,
     /// `DT_RUNPATH` / `DT_RPATH` entries, unexpanded.
@@ -89,13 +115,18 @@ impl Findings {
         }
     }
 
-    pub(crate) fn unknown(reason: impl Into<String>) -> Self {
+    /// Findings of a file that `reader` could not read at all.
+    pub(crate) fn unreadable(reader: Reader, reason: impl Into<String>) -> Self {
+        let mut f = Findings::default();
+        f.cannot_judge(reader, reason);
+        f
+    }
+
+    /// Marks the file `unknown` (the first reason stands) and records the reason as evidence.
+    pub(crate) fn cannot_judge(&mut self, reader: Reader, reason: impl Into<String>) {
         let reason = reason.into();
-        Findings {
-            evidence: vec![reason.clone()],
-            unknown: Some(reason),
-            ..Findings::default()
-        }
+        self.evidence(reason.clone());
+        self.unknown.get_or_insert(Unread { reader, reason });
     }
 
     /// True when any cryptography at all was seen: a route or a non-FIPS finding.

@@ -103,6 +103,17 @@ fn find_magic(region: &[u8], base: usize) -> Option<usize> {
     None
 }
 
+/// File offset of a build info header anywhere in `data` (magic, a pointer size of 4 or 8,
+/// known flags), for files where `read` found none where the Go linker puts it.
+pub(crate) fn stray_magic(data: &[u8]) -> Option<usize> {
+    memchr::memmem::find_iter(data, MAGIC).find(|&at| {
+        matches!(data.get(at + 14), Some(4 | 8))
+            && data
+                .get(at + 15)
+                .is_some_and(|f| f & !(FLAG_BIG_ENDIAN | FLAG_INLINE) == 0)
+    })
+}
+
 fn parse_at(elf: &ElfView<'_>, data: &[u8]) -> Result<GoBuildInfo, String> {
     if data.len() < HEADER_LEN {
         return Err("buildinfo: header truncated".into());

@@ -388,8 +388,12 @@ pub(crate) fn judge(info: Option<&GoBuildInfo>, names: &GoNames, f: &mut Finding
     }
     add_fork_evidence(info, names, f);
 
-    // G2: no crypto at all.
+    // G2: no crypto at all, said with what was read (the fail-closed check reads this line).
     if !names.any_crypto() {
+        f.evidence(format!(
+            "{}: {} runtime functions named, no crypto package",
+            names.source, names.runtime_functions
+        ));
         return;
     }
     if !names.std_vendored_xcrypto.is_empty() {

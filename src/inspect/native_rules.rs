@@ -9,7 +9,7 @@ use memchr::memmem;
 use std::sync::OnceLock;
 
 use super::elf::ElfView;
-use super::findings::{Activation, Findings, ModuleRoute, Role};
+use super::findings::{Activation, Findings, ModuleRoute, Reader, Role};
 use super::own_crypto::{self, Class};
 use super::rust_crates;
 
@@ -240,8 +240,7 @@ fn go_constants_guard(elf: &ElfView<'_>, f: &mut Findings) {
             "Go function names show no crypto but the file carries constant tables {} (obfuscated names?)",
             tables.join(", ")
         );
-        f.evidence(why.clone());
-        f.unknown = Some(why);
+        f.cannot_judge(Reader::GoFunctionTable, why);
     }
 }
 

@@ -21,6 +21,7 @@ fn unknown_reason(data: &[u8]) -> String {
     let f = analyze(data, "x");
     f.unknown
         .clone()
+        .map(|u| u.reason)
         .unwrap_or_else(|| panic!("expected unknown, got {f:?}"))
 }
 
@@ -90,7 +91,7 @@ fn a_huge_pclntab_claim_with_nothing_readable_left_is_unknown_never_no_crypto() 
     let f = analyze(&elf, "x");
     // The table is rejected and a raw search finds nothing: that shows no absence of crypto,
     // so the file cannot be judged (fail closed).
-    let reason = f.unknown.clone().unwrap_or_default();
+    let reason = f.unknown.clone().map(|u| u.reason).unwrap_or_default();
     assert!(reason.contains("function table not read"), "{f:?}");
 }
 
@@ -116,11 +117,11 @@ fn a_pclntab_that_names_no_runtime_function_is_unknown() {
         obj.write().expect("write")
     };
     let f = analyze(&elf_with(b".gopclntab"), "x");
-    let reason = f.unknown.clone().unwrap_or_default();
+    let reason = f.unknown.clone().map(|u| u.reason).unwrap_or_default();
     assert!(reason.contains("named no runtime function"), "{f:?}");
     // Whatever the linker named the section, a pclntab header at its start marks a Go binary.
     let f = analyze(&elf_with(b".rodata.other"), "x");
-    let reason = f.unknown.clone().unwrap_or_default();
+    let reason = f.unknown.clone().map(|u| u.reason).unwrap_or_default();
     assert!(reason.contains("function table not read"), "{f:?}");
 }
 
@@ -152,6 +153,46 @@ proptest! {
         elf.truncate(cut.max(4));
         let _ = analyze(&elf, "libcrypto.so.3");
     }
+
+    /// Fail closed under random corruption: a file with Go's marks (build info, a pclntab
+    /// section) is never `no-crypto` unless its function table named the runtime.
+    #[test]
+    fn go_marks_are_never_no_crypto_unread(flips in proptest::collection::vec((0usize..4096, any::<u8>()), 0..24), cut in 64usize..5000) {
+        let mut elf = small_elf(Some((b".go.buildinfo", b"\xff Go buildinf:\x08\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x05go1.x\x00")));
+        for (at, b) in flips {
+            let n = elf.len();
+            elf[at % n] = b;
+        }
+        elf.truncate(cut);
+        let f = analyze(&elf, "app");
+        prop_assert_eq!(fuzzing::fail_closed_violation(&elf, &f), None);
+    }
+}
+
+#[test]
+fn compressed_sections_are_unknown_unless_debug_info() {
+    use object::write::SectionFlags;
+    let with_flags = |name: &[u8], kind: SectionKind, sh_flags: u64| {
+        let mut obj = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
+        let s = obj.add_section(Vec::new(), name.to_vec(), kind);
+        obj.append_section_data(s, b"compressed bytes here\0", 1);
+        obj.section_mut(s).flags = SectionFlags::Elf { sh_flags };
+        obj.write().expect("write")
+    };
+    let alloc_compressed = u64::from(object::elf::SHF_ALLOC | object::elf::SHF_COMPRESSED);
+    let f = analyze(
+        &with_flags(b".rodata", SectionKind::ReadOnlyData, alloc_compressed),
+        "x",
+    );
+    let unread = f.unknown.clone().unwrap_or_else(|| panic!("{f:?}"));
+    assert_eq!(unread.reader, Reader::Elf);
+    assert!(
+        unread.reason.contains(".rodata is compressed"),
+        "{unread:?}"
+    );
+    let debug = u64::from(object::elf::SHF_COMPRESSED);
+    let f = analyze(&with_flags(b".debug_info", SectionKind::Debug, debug), "x");
+    assert_eq!(f.unknown, None, "{f:?}");
 }
 
 /// A file that holds the markers' bare words (as this scanner does, as any scanner's rule

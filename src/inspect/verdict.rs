@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::findings::{Activation, Findings, Role};
+use super::findings::{Activation, Findings, Reader, Role};
 use super::module_registry::{Day, ModuleRegistry, Validation};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,6 +45,9 @@ pub struct BinaryVerdict {
     pub module: Option<Module>,
     pub evidence: Vec<String>,
     pub warnings: Vec<String>,
+    /// For an `unknown` binary: the reader that could not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reader: Option<Reader>,
     /// Why the file is not `fips-capable` (the first non-FIPS finding), for target reasons.
     #[serde(skip)]
     pub reason: Option<String>,
@@ -85,7 +88,12 @@ pub fn judge(path: &str, f: &Findings, registry: &ModuleRegistry, today: Day) ->
         module: None,
         evidence: f.evidence.clone(),
         warnings: f.warnings.clone(),
-        reason: f.non_fips.first().cloned().or_else(|| f.unknown.clone()),
+        reader: None,
+        reason: f
+            .non_fips
+            .first()
+            .cloned()
+            .or_else(|| f.unknown.as_ref().map(|u| u.reason.clone())),
         routes: f.routes.iter().map(|r| r.name.clone()).collect(),
         other_modules: Vec::new(),
         pending_routes: f
@@ -96,8 +104,9 @@ pub fn judge(path: &str, f: &Findings, registry: &ModuleRegistry, today: Day) ->
             .collect(),
         openssl_libs: f.openssl_libs.clone(),
     };
-    if f.unknown.is_some() && f.non_fips.is_empty() {
+    if let (Some(unread), true) = (&f.unknown, f.non_fips.is_empty()) {
         out.verdict = Verdict::Unknown;
+        out.reader = Some(unread.reader);
         return out;
     }
     if f.routes.is_empty() || !f.non_fips.is_empty() {

@@ -15,6 +15,7 @@ fn binary(path: &str, verdict: Verdict, validation: Option<Validation>) -> Binar
         }),
         evidence: vec!["buildinfo go1.27.3".into()],
         warnings: vec![],
+        reader: None,
         reason: (verdict == Verdict::NotFipsCapable)
             .then(|| "pclntab crypto/sha256 (outside)".into()),
         routes: validation
