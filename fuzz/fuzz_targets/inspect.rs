@@ -3,7 +3,7 @@
 //! with Go's marks is never `no-crypto` unless its function table was read (fail closed).
 #![no_main]
 
-use fips_operator::inspect;
+use fips_operator_fuzz::inspect;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

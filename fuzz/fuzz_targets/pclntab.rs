@@ -1,7 +1,7 @@
 //! The pclntab and modinfo parsers on raw bytes.
 #![no_main]
 
-use fips_operator::inspect::fuzzing;
+use fips_operator_fuzz::inspect::fuzzing;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
