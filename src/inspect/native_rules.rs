@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use memchr::memmem;
 use std::sync::OnceLock;
 
@@ -193,19 +193,8 @@ pub(crate) fn judge(elf: &ElfView<'_>, file_name: &str, is_go: bool, f: &mut Fin
     } else {
         elf.code_regions()
     };
-    scan_strings(elf.data, &regions, &code, !is_go, &mut m);
-    if is_go {
-        // Go's own crypto is judged by the Go rules; constant tables decide nothing there.
-        m.own.clear();
-    }
-    if !is_go && m.aws_lc_fips_string.is_none() {
-        // The aws-lc FIPS module keeps its constants inside its own code (the module boundary
-        // is integrity-checked), so its name string lives in .text.
-        m.aws_lc_fips_string = memmem::find_iter(elf.data, AWS_LC_FIPS)
-            .map(|at| at + AWS_LC_FIPS.len())
-            .find(|&end| versioned(elf.data, end))
-            .map(|end| word_after(elf.data, end));
-    }
+    // Go's own crypto is judged by the Go rules: constant tables decide nothing there.
+    scan_strings(elf.data, &regions, &code, is_go, &mut m);
     if !elf.has_symtab && !is_go {
         if let Some(s) = elf.section(".dep-v0") {
             match rust_crates::auditable_packages(elf.section_data(s)) {
@@ -365,34 +354,52 @@ const PATTERNS: &[(&[u8], Pattern)] = &[
     (b"/src/", Pattern::SrcPath),
 ];
 
-/// The markers in two automata. Data sections get one pass for the strings, the tables and
-/// one word of each set of 4- and 8-byte constants (its anchor); code gets one pass for the
-/// anchors alone (round constants sit there as instruction immediates). The rest of a set is
-/// looked up only in a file where its anchor was found. Few short patterns keep each search
-/// on its SIMD prefilter: one automaton holding every word is several times slower.
+/// The markers in three automata. Data sections get one pass for the strings, the tables and
+/// one word of each set of 4-byte constants that counts in data (its anchor); code gets one
+/// pass for the anchors alone (round constants sit there as instruction immediates). The rest
+/// of a set is looked up only around its anchor's hits. Go files, whose own crypto
+/// the Go rules judge, get the strings alone. Few short patterns keep each search on its SIMD
+/// prefilter: one automaton holding every word is several times slower.
 struct Automata {
     data: AhoCorasick,
     data_kinds: Vec<Pattern>,
     code: AhoCorasick,
+    /// The `own_crypto::MARKERS` index of each code pattern; the one pattern after them is
+    /// `AWS_LC_FIPS`.
     code_markers: Vec<usize>,
+}
+
+fn build_automaton(patterns: &[Vec<u8>]) -> AhoCorasick {
+    // A contiguous NFA: its search runs as fast as a DFA's behind the prefilter, and it builds
+    // in a fraction of the time (once per process, which a short scan notices).
+    AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostLongest)
+        .kind(Some(AhoCorasickKind::ContiguousNFA))
+        .build(patterns)
+        .expect("the marker patterns build")
+}
+
+fn string_patterns() -> (Vec<Vec<u8>>, Vec<Pattern>) {
+    PATTERNS.iter().map(|(p, k)| (p.to_vec(), *k)).unzip()
+}
+
+/// The strings alone, for Go files (`PATTERNS`' kinds name its hits).
+fn strings_automaton() -> &'static AhoCorasick {
+    static AC: OnceLock<AhoCorasick> = OnceLock::new();
+    AC.get_or_init(|| build_automaton(&string_patterns().0))
 }
 
 fn automata() -> &'static Automata {
     static AC: OnceLock<Automata> = OnceLock::new();
     AC.get_or_init(|| {
-        let build = |patterns: &[Vec<u8>]| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(patterns)
-                .expect("the marker patterns build")
-        };
-        let mut data: Vec<Vec<u8>> = PATTERNS.iter().map(|(p, _)| p.to_vec()).collect();
-        let mut data_kinds: Vec<Pattern> = PATTERNS.iter().map(|(_, k)| *k).collect();
+        let (mut data, mut data_kinds) = string_patterns();
         let mut code = Vec::new();
         let mut code_markers = Vec::new();
         for (i, marker) in own_crypto::MARKERS.iter().enumerate() {
             let anchor = own_crypto::is_anchor(i);
-            if anchor || !own_crypto::is_word(marker) {
+            // Immediates count only in code.
+            let in_data = !own_crypto::is_word(marker) || (anchor && marker.class == Class::Word);
+            if in_data {
                 data.push(own_crypto::bytes(marker));
                 data_kinds.push(Pattern::Own(i));
             }
@@ -401,74 +408,123 @@ fn automata() -> &'static Automata {
                 code_markers.push(i);
             }
         }
+        // The aws-lc FIPS module keeps its constants inside its own code (the module boundary
+        // is integrity-checked), so its name string lives in .text: the last code pattern.
+        code.push(AWS_LC_FIPS.to_vec());
         Automata {
-            data: build(&data),
+            data: build_automaton(&data),
             data_kinds,
-            code: build(&code),
+            code: build_automaton(&code),
             code_markers,
         }
     })
 }
 
-/// The markers over each data region, the anchors over each code region, then the rest of
-/// each set whose anchor was found.
-fn scan_strings(
-    file: &[u8],
-    regions: &[&[u8]],
-    code: &[&[u8]],
-    registry_paths: bool,
-    m: &mut Markers,
-) {
-    let ac = automata();
+/// The markers over each data region (the strings alone in a Go file), the anchors over each
+/// code region, then the rest of each set near an anchor that was found.
+fn scan_strings(file: &[u8], regions: &[&[u8]], code: &[&[u8]], is_go: bool, m: &mut Markers) {
     let base = |region: &[u8]| (region.as_ptr() as usize).saturating_sub(file.as_ptr() as usize);
+    let mut anchors = AnchorHits::default();
     for region in code {
+        let ac = automata();
         for hit in ac.code.find_iter(*region) {
-            let i = ac.code_markers[hit.pattern().as_usize()];
+            let Some(&i) = ac.code_markers.get(hit.pattern().as_usize()) else {
+                if versioned(region, hit.end()) {
+                    m.aws_lc_fips_string
+                        .get_or_insert_with(|| word_after(region, hit.end()));
+                }
+                continue;
+            };
             m.own.record(i, base(region) + hit.start(), true);
+            anchors.push(i, region, hit.start(), true);
         }
     }
-    scan_data(regions, registry_paths, &base, m);
-    // The rest of each set whose anchor was found: one more pass, over code (and over data for
-    // sets that count there), only in files that carry an anchor.
-    let mut rest: Vec<usize> = ac
-        .code_markers
-        .iter()
-        .filter(|&&i| m.own.contains(i))
-        .flat_map(|&i| own_crypto::set_of(i))
-        .collect();
-    rest.sort_unstable();
-    rest.dedup();
-    if rest.is_empty() {
-        return;
+    scan_data(regions, is_go, &base, &mut anchors, m);
+    // The rest of each set whose anchor was found, in the bytes around each of the anchor's
+    // hits: a set's words sit together (one table, one unrolled function).
+    for &(i, region, at, in_code) in &anchors.hits {
+        let from = at.saturating_sub(SET_WINDOW);
+        let window = &region[from..(at + SET_WINDOW).min(region.len())];
+        let found: Vec<(usize, usize)> = own_crypto::set_of(i)
+            .map_while(|j| {
+                let offset = memmem::find(window, &own_crypto::bytes(&own_crypto::MARKERS[j]))?;
+                Some((j, base(region) + from + offset))
+            })
+            .collect();
+        if found.len() == own_crypto::set_of(i).count() {
+            for (j, offset) in found {
+                m.own.record(j, offset, in_code);
+            }
+        }
     }
-    for j in rest {
-        let marker = &own_crypto::MARKERS[j];
-        let word = memmem::Finder::new(&own_crypto::bytes(marker)).into_owned();
-        // Immediates count only in code; the other words in data too.
-        let data_regions = regions
-            .iter()
-            .filter(|_| marker.class == Class::Word)
-            .map(|r| (false, r));
-        for (is_code, region) in code.iter().map(|r| (true, r)).chain(data_regions) {
-            if let Some(at) = word.find(region) {
-                m.own.record(j, base(region) + at, is_code);
-                break;
+    // An anchor with more hits than are kept (a file full of one value): its set anywhere in
+    // the file, as if every word stood alone.
+    for &i in &anchors.crowded {
+        for j in own_crypto::set_of(i) {
+            let marker = &own_crypto::MARKERS[j];
+            let word = memmem::Finder::new(&own_crypto::bytes(marker)).into_owned();
+            // Immediates count only in code; the other words in data too.
+            let data_regions = regions
+                .iter()
+                .filter(|_| marker.class == Class::Word)
+                .map(|r| (false, r));
+            for (is_code, region) in code.iter().map(|r| (true, r)).chain(data_regions) {
+                if let Some(at) = word.find(region) {
+                    m.own.record(j, base(region) + at, is_code);
+                    break;
+                }
             }
         }
     }
 }
 
-fn scan_data(
-    regions: &[&[u8]],
-    registry_paths: bool,
+/// How far from its anchor the other words of a set are looked for, each way: an unrolled
+/// SHA-512 is a few KiB of code, a table of round constants a few hundred bytes.
+const SET_WINDOW: usize = 64 * 1024;
+
+/// Where the anchors of the word sets were found, in code or data.
+#[derive(Default)]
+struct AnchorHits<'a> {
+    /// `(marker, region, offset in the region, in code)`, the first few of each anchor.
+    hits: Vec<(usize, &'a [u8], usize, bool)>,
+    /// Anchors with more hits than are kept.
+    crowded: BTreeSet<usize>,
+}
+
+impl<'a> AnchorHits<'a> {
+    /// Hits kept per anchor: a 4-byte word occurs by chance about once in 4 GiB of bytes.
+    const PER_ANCHOR: usize = 16;
+
+    fn push(&mut self, marker: usize, region: &'a [u8], at: usize, in_code: bool) {
+        if self.hits.iter().filter(|h| h.0 == marker).count() < Self::PER_ANCHOR {
+            self.hits.push((marker, region, at, in_code));
+        } else {
+            self.crowded.insert(marker);
+        }
+    }
+}
+
+fn scan_data<'a>(
+    regions: &[&'a [u8]],
+    is_go: bool,
     base: &dyn Fn(&[u8]) -> usize,
+    anchors: &mut AnchorHits<'a>,
     m: &mut Markers,
 ) {
-    let (ac, kinds) = (&automata().data, &automata().data_kinds);
+    let ac = if is_go {
+        strings_automaton()
+    } else {
+        &automata().data
+    };
+    // The strings come first in both automata, the markers after them in the data automaton.
+    let kind = |pattern: usize| match PATTERNS.get(pattern) {
+        Some((_, kind)) => *kind,
+        None => automata().data_kinds[pattern],
+    };
     for region in regions {
         for hit in ac.find_iter(*region) {
             let (at, end) = (hit.start(), hit.end());
-            match kinds[hit.pattern().as_usize()] {
+            match kind(hit.pattern().as_usize()) {
                 // Each of these names a module only with the version it carries in real
                 // builds ("AWS-LC FIPS 4.2.0", `aws-lc-sys-0.47.0/`): the bare words are what
                 // any tool that looks for them (this scanner included) holds as literals.
@@ -518,13 +574,19 @@ fn scan_data(
                 Pattern::FipsProviderName => m.fips_provider_name = true,
                 Pattern::UbuntuModule => m.ubuntu_module = true,
                 Pattern::SrcPath => {
-                    if registry_paths {
+                    // Go's paths are Go modules (the Go rules read them from build info).
+                    if !is_go {
                         if let Some((name, _)) = rust_crates::registry_path_crate(region, at) {
                             m.registry_crates.insert(name);
                         }
                     }
                 }
-                Pattern::Own(i) => m.own.record(i, base(region) + at, false),
+                Pattern::Own(i) => {
+                    m.own.record(i, base(region) + at, false);
+                    if own_crypto::is_anchor(i) {
+                        anchors.push(i, region, at, false);
+                    }
+                }
             }
         }
     }

@@ -193,14 +193,6 @@ impl Seen {
         self.first.entry(marker).or_insert(offset);
     }
 
-    pub(crate) fn clear(&mut self) {
-        self.first.clear();
-    }
-
-    pub(crate) fn contains(&self, marker: usize) -> bool {
-        self.first.contains_key(&marker)
-    }
-
     fn offset(&self, marker: usize) -> Option<usize> {
         self.first.get(&marker).copied()
     }

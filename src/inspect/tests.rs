@@ -242,3 +242,27 @@ fn a_constant_table_is_more_than_its_first_entry() {
         "{f:?}"
     );
 }
+
+/// A set of words counts where its words sit together: all of SHA-1's round constants in one
+/// table are an implementation, the same four scattered over 200 KiB are chance; and a file
+/// that holds the set's anchor more often than the scanner keeps hits of it is searched whole.
+#[test]
+fn word_sets_count_where_their_words_sit_together() {
+    let word = |v: u32| v.to_le_bytes();
+    let (k0, k1, k2, k3) = (0x5a827999, 0x6ed9eba1, 0x8f1bbcdc, 0xca62c1d6);
+    let sha1 = |rodata: Vec<u8>| {
+        let mut obj = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
+        let ro = obj.section_id(StandardSection::ReadOnlyData);
+        obj.append_section_data(ro, &rodata, 16);
+        let f = analyze(&obj.write().expect("write"), "x");
+        f.non_fips.iter().any(|e| e.contains("own SHA-1"))
+    };
+    let gap = vec![0u8; 200 * 1024];
+    let together = [word(k0), word(k1), word(k2), word(k3)].concat();
+    assert!(sha1([&gap[..], &together].concat()));
+    let scattered = [&word(k0)[..], &word(k1), &word(k2), &gap, &word(k3)].concat();
+    assert!(!sha1(scattered.clone()));
+    // The anchor (the set's last word) 20 times: more hits than are kept.
+    let crowded = [scattered, word(k3).repeat(20)].concat();
+    assert!(sha1(crowded));
+}
