@@ -10,6 +10,7 @@ pub mod controller;
 pub mod host;
 pub mod image;
 pub mod inspect;
+pub mod listen;
 pub mod policy;
 pub mod probe;
 pub mod webhook;

@@ -23,20 +23,27 @@ use crate::policy::cluster::{ImageVerdict, NodeFacts};
 use crate::policy::ImagePolicy;
 use tags::{Resolution, TagResolver};
 
-/// The pod spec of a Pod, or of a workload's pod template; `None` for other kinds.
-pub fn pod_spec(kind: &str, obj: &Value) -> Option<PodSpec> {
-    let spec = match kind {
-        "Pod" => &obj["spec"],
+/// The pod spec of a Pod, or of a workload's pod template; `None` for other kinds, an error
+/// naming the field when the object's spec does not decode.
+pub fn pod_spec(kind: &str, obj: &Value) -> Option<Result<PodSpec, String>> {
+    let (spec, path) = match kind {
+        "Pod" => (&obj["spec"], "spec"),
         "Deployment"
         | "StatefulSet"
         | "DaemonSet"
         | "ReplicaSet"
         | "Job"
-        | "ReplicationController" => &obj["spec"]["template"]["spec"],
-        "CronJob" => &obj["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+        | "ReplicationController" => (&obj["spec"]["template"]["spec"], "spec.template.spec"),
+        "CronJob" => (
+            &obj["spec"]["jobTemplate"]["spec"]["template"]["spec"],
+            "spec.jobTemplate.spec.template.spec",
+        ),
         _ => return None,
     };
-    serde_json::from_value(spec.clone()).ok()
+    Some(
+        serde_json::from_value(spec.clone())
+            .map_err(|e| format!("{kind} {path} is not a PodSpec: {e}")),
+    )
 }
 
 /// Image verdicts from FipsImageReport objects, derived under each policy when read (the
@@ -246,7 +253,7 @@ impl Admission {
         };
         let request = &review["request"];
         let kind = request["kind"]["kind"].as_str().unwrap_or_default();
-        let Some(mut spec) = pod_spec(kind, &request["object"]) else {
+        let Some(Ok(mut spec)) = pod_spec(kind, &request["object"]) else {
             return Vec::new();
         };
         let mut out: Vec<String> = Vec::new();
@@ -272,12 +279,15 @@ impl Admission {
         };
         let object = match serde_json::to_value(object) {
             Ok(v) => v,
-            Err(e) => return AdmissionResponse::invalid(format!("unreadable object: {e}")),
+            // `invalid` would answer without the request's uid, which the API server rejects.
+            Err(e) => return response.deny(format!("unreadable object: {e}")),
         };
         let kind = request.kind.kind.as_str();
-        let Some(mut spec) = pod_spec(kind, &object) else {
+        let (mut spec, unreadable) = match pod_spec(kind, &object) {
             // Other kinds are not this webhook's business.
-            return response;
+            None => return response,
+            Some(Ok(spec)) => (spec, None),
+            Some(Err(why)) => (PodSpec::default(), Some(why)),
         };
         if request.operation == Operation::Update {
             // An object being deleted (a finalizer removed, a status written) is let go: the
@@ -291,7 +301,7 @@ impl Admission {
                 .old_object
                 .as_ref()
                 .and_then(|o| serde_json::to_value(o).ok())
-                .and_then(|o| pod_spec(kind, &o));
+                .and_then(|o| pod_spec(kind, &o)?.ok());
             if let Some(mut old) = old {
                 let before: std::collections::HashSet<String> =
                     images_mut(&mut old).flatten().map(|i| i.clone()).collect();
@@ -353,6 +363,7 @@ impl Admission {
                 namespace: &namespace,
                 name: &name,
                 spec: &spec,
+                unreadable: unreadable.as_deref(),
             },
             &ctx,
             verdicts,

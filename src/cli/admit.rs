@@ -232,7 +232,7 @@ pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
     if args.scan {
         let mut images: Vec<String> = objects
             .iter()
-            .filter_map(|o| pod_spec(o["kind"].as_str()?, o))
+            .filter_map(|o| pod_spec(o["kind"].as_str()?, o)?.ok())
             .flat_map(|spec| {
                 crate::controller::facts::spec_images(Some(&spec))
                     .map(|(_, image)| image.to_string())
@@ -281,8 +281,10 @@ pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
     }];
     let mut results = Vec::new();
     for o in &objects {
-        let Some(spec) = o["kind"].as_str().and_then(|k| pod_spec(k, o)) else {
-            continue;
+        let (spec, unreadable) = match o["kind"].as_str().and_then(|k| pod_spec(k, o)) {
+            None => continue,
+            Some(Ok(spec)) => (spec, None),
+            Some(Err(why)) => (Default::default(), Some(why)),
         };
         let namespace = o["metadata"]["namespace"]
             .as_str()
@@ -312,6 +314,7 @@ pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
                 namespace: &namespace,
                 name: &obj_name,
                 spec: &spec,
+                unreadable: unreadable.as_deref(),
             },
             &ctx,
             &verdicts,

@@ -25,7 +25,8 @@ pub struct ControllerArgs {
     /// Seconds the Lease is held without renewal before another replica takes over.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=300))]
     pub lease_seconds: u64,
-    /// Where `/metrics`, `/live` and `/ready` are served (plain HTTP).
+    /// Where `/metrics`, `/live` and `/ready` are served (plain HTTP). `0.0.0.0` or `[::]`:
+    /// every IPv4 and IPv6 address (dual-stack; IPv4 alone where the kernel has no IPv6).
     #[arg(long, default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
     /// The probe DaemonSet's image (normally this controller's own image).
@@ -87,7 +88,8 @@ pub struct ControllerArgs {
     /// The ValidatingWebhookConfiguration whose caBundle the self-managed mode keeps written.
     #[arg(long, default_value = "fips-operator")]
     pub webhook_config: String,
-    /// Where the webhook listens (HTTPS).
+    /// Where the webhook listens (HTTPS). `0.0.0.0` or `[::]`: every IPv4 and IPv6 address
+    /// (dual-stack; IPv4 alone where the kernel has no IPv6).
     #[arg(long, default_value = "0.0.0.0:8443")]
     pub webhook_addr: SocketAddr,
     /// Judge certificate dates as of this day (YYYY-MM-DD) instead of today.
@@ -187,8 +189,7 @@ fn standalone(args: &ControllerArgs, runtime: &tokio::runtime::Runtime) -> anyho
     });
     let tls = server::tls_config(server::FileCert::new(cert.clone(), key.clone())?)?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(args.webhook_addr)
-            .await
+        let listener = crate::listen::bind(args.webhook_addr)
             .with_context(|| format!("cannot listen on {} (--webhook-addr)", args.webhook_addr))?;
         tracing::info!(
             addr = %listener.local_addr().map_or(args.webhook_addr, |a| a),

@@ -434,8 +434,7 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
     }
 
     let shutdown = Arc::new(Notify::new());
-    let listener = tokio::net::TcpListener::bind(opts.metrics_addr)
-        .await
+    let listener = crate::listen::bind(opts.metrics_addr)
         .with_context(|| format!("cannot listen on {} (--metrics-addr)", opts.metrics_addr))?;
     tracing::info!(addr = %opts.metrics_addr, "serving /metrics, /live and /ready");
     let server = tokio::spawn(serve(
@@ -504,8 +503,7 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
                 }
             };
             let tls = webhook_server::tls_config(resolver)?;
-            let listener = tokio::net::TcpListener::bind(w.addr)
-                .await
+            let listener = crate::listen::bind(w.addr)
                 .with_context(|| format!("cannot listen on {} (--webhook-addr)", w.addr))?;
             tracing::info!(addr = %w.addr, "serving the admission webhook on POST /validate");
             let slot = snapshot.clone();

@@ -42,6 +42,9 @@ pub struct Subject<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
     pub spec: &'a PodSpec,
+    /// Why the object's pod spec could not be read (`spec` is then empty): judged as an image
+    /// that cannot be judged, under each policy's `unknownAction`, never let through unseen.
+    pub unreadable: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -174,6 +177,18 @@ pub fn decide(subject: Subject, ctx: &Context, images: &dyn ImageVerdicts) -> De
             accept_historical: p.spec.images.accept_historical_modules,
         };
         let mut problems: Vec<(bool, String)> = Vec::new(); // (is a hard problem, text)
+        if let Some(why) = subject.unreadable {
+            let action = p.spec.images.unknown_action(mode);
+            if action != UnknownAction::Allow {
+                problems.push((
+                    action == UnknownAction::Deny,
+                    format!(
+                        "its pod spec cannot be read, so its images cannot be judged: {why}; \
+                         fix the object"
+                    ),
+                ));
+            }
+        }
         for (kind, name, image) in containers(subject.spec) {
             let digest = image.split_once('@').map(|(_, d)| d);
             if image_exempt(&p.spec.images.exempt, image, digest) {
@@ -214,7 +229,9 @@ pub fn decide(subject: Subject, ctx: &Context, images: &dyn ImageVerdicts) -> De
                 }
             }
         }
-        if let Some(problem) = placement(subject.spec, p.spec, ctx.nodes) {
+        if let Some(problem) =
+            placement(subject.spec, p.spec, ctx.nodes).filter(|_| subject.unreadable.is_none())
+        {
             problems.push((true, problem));
         }
         for (hard, text) in problems {

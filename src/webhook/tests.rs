@@ -337,3 +337,29 @@ fn updates_judge_only_new_images_and_deletions_pass() {
     let r = answer(&known, &update(deployment("reg/bad:1"), two));
     assert_eq!(r["allowed"], true, "{r:#}");
 }
+
+/// A pod spec that does not decode is never let through unseen: denied under Enforce (with
+/// the request's uid, which the API server requires of every answer), a warning under Warn.
+#[test]
+fn an_unreadable_pod_spec_is_judged_not_allowed_unseen() {
+    let broken = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "apps"},
+                        "spec": {"containers": "not a list"}});
+    let r = answer(
+        &admission(Mode::Enforce),
+        &review(("", "v1", "Pod"), "CREATE", broken.clone(), false),
+    );
+    assert_eq!(r["allowed"], false, "{r}");
+    let msg = r["status"]["message"].as_str().expect("message");
+    assert!(
+        msg.contains("Pod spec is not a PodSpec") && msg.contains("cannot be judged"),
+        "{msg}"
+    );
+    let r = answer(
+        &admission(Mode::Warn),
+        &review(("", "v1", "Pod"), "CREATE", broken, false),
+    );
+    assert_eq!(r["allowed"], true, "{r}");
+    assert!(r["warnings"][0]
+        .as_str()
+        .is_some_and(|w| w.contains("cannot be read")));
+}

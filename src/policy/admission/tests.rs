@@ -104,6 +104,7 @@ fn run(
             namespace: ns,
             name: "p",
             spec,
+            unreadable: None,
         },
         &ctx,
         &known(),
