@@ -56,6 +56,8 @@ pub struct Settings {
     pub probe_image: String,
     pub probe_service_account: String,
     pub probe_interval: Duration,
+    /// How the probe's pods are placed and confined on the nodes.
+    pub probe_pod: ProbePod,
     /// A FipsStatus older than this no longer proves that its node is in FIPS mode.
     pub node_stale_after: Duration,
     pub scan_concurrency: usize,
@@ -70,6 +72,31 @@ pub struct Settings {
     pub resync: Duration,
     /// The webhook's certificates are made and rotated by the operator (else: files).
     pub self_managed_certs: Option<SelfManagedCerts>,
+}
+
+/// What the probe's pods need from the nodes' confinement, and their priority (chart values
+/// `probe.priorityClassName`, `probe.seLinuxType`, `probe.appArmorProfile`; `None`: unset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbePod {
+    /// `system-node-critical` by default: a probe is not evicted before the workloads it
+    /// judges. Some managed clusters refuse that class outside kube-system.
+    pub priority_class: Option<String>,
+    /// `spc_t` by default: on SELinux-enforcing nodes (RHEL, RHCOS) a container of the
+    /// default type cannot read other containers' `/proc/<pid>/root`.
+    pub selinux_type: Option<String>,
+    /// `Unconfined` by default: the container runtime's default AppArmor profile denies the
+    /// ptrace read of other processes that `/proc/<pid>/root` needs.
+    pub apparmor_profile: Option<String>,
+}
+
+impl Default for ProbePod {
+    fn default() -> Self {
+        ProbePod {
+            priority_class: Some("system-node-critical".into()),
+            selinux_type: Some("spc_t".into()),
+            apparmor_profile: Some("Unconfined".into()),
+        }
+    }
 }
 
 /// `--self-managed-certs`: where the certificates live and where their CA is published.
@@ -91,6 +118,7 @@ impl Default for Settings {
             probe_image: format!("ghcr.io/fips-operator/fips-operator:{SCANNER_VERSION}"),
             probe_service_account: "fips-operator-probe".into(),
             probe_interval: Duration::from_secs(300),
+            probe_pod: ProbePod::default(),
             node_stale_after: Duration::from_secs(900),
             scan_concurrency: 2,
             scan_attempts: 3,

@@ -397,6 +397,14 @@ fn values_reach_the_controller() {
         "the probe follows the image"
     );
     assert_eq!(flag(&c, "--probe-interval").as_deref(), Some("60"));
+    for (value, flag_name) in [
+        ("priorityClassName", "--probe-priority-class"),
+        ("seLinuxType", "--probe-selinux-type"),
+        ("appArmorProfile", "--probe-apparmor-profile"),
+    ] {
+        let (_, c) = controller(&render(&["--set-string", &format!("probe.{value}=")]));
+        assert_eq!(flag(&c, flag_name).as_deref(), Some(""), "{value}");
+    }
     assert_eq!(
         flag(&c, "--insecure-registry").as_deref(),
         Some("reg.local:5000")
@@ -518,6 +526,7 @@ fn bad_values_are_refused_naming_the_key() {
         ("replicaCount=two", "/replicaCount"),
         ("webhook.failurePolicy=Sometimes", "/webhook/failurePolicy"),
         ("probe.interval=5", "/probe/interval"),
+        ("probe.appArmorProfile=Confined", "/probe/appArmorProfile"),
         ("replicaCont=3", "replicaCont"),
     ] {
         let err = render_chart(&["--set", set]).expect_err(set);
@@ -532,6 +541,11 @@ fn the_rendered_arguments_are_accepted_by_the_binary() {
     for values in [
         &[][..],
         &["--set", "webhook.certificates.mode=certManager"][..],
+        // "" for each probe option: left to the cluster's defaults.
+        &[
+            "--set-string",
+            "probe.priorityClassName=,probe.seLinuxType=,probe.appArmorProfile=",
+        ][..],
     ] {
         let (_, c) = controller(&render(values));
         let home = tempfile::tempdir().expect("tmp");

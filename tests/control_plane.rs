@@ -887,7 +887,19 @@ fn probe_daemonset(c: &Cluster) {
         !owners.is_empty() && owners.iter().all(|k| *k == "FipsPolicy"),
         "{owners:?}"
     );
-    step("probe DaemonSet admitted by Pod Security, a pod per node, owned by the policies");
+    // The API server kept what SELinux and AppArmor nodes need, and Linux-only placement.
+    let pod = &ds["spec"]["template"]["spec"];
+    assert_eq!(pod["nodeSelector"]["kubernetes.io/os"], "linux", "{pod}");
+    assert_eq!(
+        pod["securityContext"]["seLinuxOptions"]["type"], "spc_t",
+        "{pod}"
+    );
+    assert_eq!(
+        pod["containers"][0]["securityContext"]["appArmorProfile"]["type"], "Unconfined",
+        "{pod}"
+    );
+    assert_eq!(pod["priorityClassName"], "system-node-critical", "{pod}");
+    step("probe DaemonSet admitted by Pod Security (spc_t, AppArmor Unconfined, Linux nodes), a pod per node, owned by the policies");
 }
 
 fn base64_of(text: &str) -> String {

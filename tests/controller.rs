@@ -560,6 +560,17 @@ async fn the_probe_daemonset_is_applied_owned_by_the_policies() {
     assert_eq!(pod["hostPID"], true);
     assert_eq!(pod["serviceAccountName"], "fips-operator-probe");
     assert_eq!(pod["tolerations"], json!([{"operator": "Exists"}]));
+    // Linux nodes only; what SELinux and AppArmor nodes need to read other containers' roots.
+    assert_eq!(pod["nodeSelector"], json!({"kubernetes.io/os": "linux"}));
+    assert_eq!(pod["priorityClassName"], "system-node-critical");
+    assert_eq!(
+        pod["securityContext"]["seLinuxOptions"],
+        json!({"type": "spc_t"})
+    );
+    assert_eq!(
+        pod["containers"][0]["securityContext"]["appArmorProfile"],
+        json!({"type": "Unconfined"})
+    );
     assert_eq!(
         pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
             ["nodeSelectorTerms"],

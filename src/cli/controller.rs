@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::EXIT_COMPLIANT;
 use crate::controller::{
-    self, RunOptions, SelfManagedCerts, Settings, WebhookCerts, WebhookOptions,
+    self, ProbePod, RunOptions, SelfManagedCerts, Settings, WebhookCerts, WebhookOptions,
 };
 
 #[derive(clap::Args, Debug)]
@@ -37,6 +37,19 @@ pub struct ControllerArgs {
     /// Seconds between two probe passes on a node.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(10..))]
     pub probe_interval: u64,
+    /// The probe pods' PriorityClass ("" for none: some managed clusters refuse
+    /// system-node-critical outside kube-system).
+    #[arg(long, default_value = "system-node-critical")]
+    pub probe_priority_class: String,
+    /// The probe pods' SELinux type: spc_t lets them read other containers' /proc/<pid>/root
+    /// on SELinux-enforcing nodes (RHEL, RHCOS); "" leaves the runtime's default.
+    #[arg(long, default_value = "spc_t")]
+    pub probe_selinux_type: String,
+    /// The probe container's AppArmor profile: Unconfined lets it read other processes'
+    /// /proc/<pid>/root where the runtime's default profile denies that ptrace read;
+    /// RuntimeDefault, or "" to leave it unset.
+    #[arg(long, default_value = "Unconfined", value_parser = ["Unconfined", "RuntimeDefault", ""])]
+    pub probe_apparmor_profile: String,
     /// A node whose FipsStatus is older than this many seconds is no longer counted as in
     /// FIPS mode (default: three probe intervals).
     #[arg(long)]
@@ -131,6 +144,12 @@ impl ControllerArgs {
                 .unwrap_or_else(|| Settings::default().probe_image),
             probe_service_account: self.probe_service_account.clone(),
             probe_interval,
+            probe_pod: ProbePod {
+                priority_class: Some(self.probe_priority_class.clone()).filter(|s| !s.is_empty()),
+                selinux_type: Some(self.probe_selinux_type.clone()).filter(|s| !s.is_empty()),
+                apparmor_profile: Some(self.probe_apparmor_profile.clone())
+                    .filter(|s| !s.is_empty()),
+            },
             node_stale_after: self
                 .node_stale_after
                 .map_or(probe_interval * 3, Duration::from_secs),

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, Container, EnvVar, EnvVarSource, HostPathVolumeSource, NodeAffinity,
-    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector, PodSpec,
-    PodTemplateSpec, ResourceRequirements, SecurityContext, Toleration, Volume, VolumeMount,
+    Affinity, AppArmorProfile, Capabilities, Container, EnvVar, EnvVarSource, HostPathVolumeSource,
+    NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectFieldSelector,
+    PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SELinuxOptions,
+    SecurityContext, Toleration, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
@@ -105,6 +106,7 @@ pub fn probe_daemonset(settings: &Settings, policies: &[Arc<FipsPolicy>]) -> Opt
         ..Default::default()
     };
     let quantity = |q: &str| Quantity(q.into());
+    let options = &settings.probe_pod;
     let container = Container {
         name: "probe".into(),
         image: Some(settings.probe_image.clone()),
@@ -155,6 +157,10 @@ pub fn probe_daemonset(settings: &Settings, policies: &[Arc<FipsPolicy>]) -> Opt
                 drop: Some(vec!["ALL".into()]),
                 add: Some(vec!["SYS_PTRACE".into(), "DAC_READ_SEARCH".into()]),
             }),
+            app_armor_profile: options.apparmor_profile.as_ref().map(|p| AppArmorProfile {
+                type_: p.clone(),
+                localhost_profile: None,
+            }),
             ..Default::default()
         }),
         ..Default::default()
@@ -187,7 +193,20 @@ pub fn probe_daemonset(settings: &Settings, policies: &[Arc<FipsPolicy>]) -> Opt
                         operator: Some("Exists".into()),
                         ..Default::default()
                     }]),
-                    priority_class_name: Some("system-node-critical".into()),
+                    priority_class_name: options.priority_class.clone(),
+                    // Linux nodes only: the probe reads Linux's /proc (a probe on a Windows
+                    // node would never become ready).
+                    node_selector: Some(BTreeMap::from([(
+                        "kubernetes.io/os".into(),
+                        "linux".into(),
+                    )])),
+                    security_context: options.selinux_type.as_ref().map(|t| PodSecurityContext {
+                        se_linux_options: Some(SELinuxOptions {
+                            type_: Some(t.clone()),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
                     containers: vec![container],
                     // /usr: the host's OpenSSL FIPS provider and os-release.
                     volumes: Some(vec![
@@ -247,4 +266,44 @@ pub async fn reconcile_daemonset(ctx: &Context) -> Result<bool, Error> {
     )))?;
     *applied() = Some(body);
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::ProbePod;
+
+    /// Options set to "" in the chart leave the fields to the cluster's defaults.
+    #[test]
+    fn unset_probe_pod_options_are_left_out() {
+        let settings = Settings {
+            probe_pod: ProbePod {
+                priority_class: None,
+                selinux_type: None,
+                apparmor_profile: None,
+            },
+            ..Settings::default()
+        };
+        let mut policy = FipsPolicy::new("a", crate::policy::test_spec(crate::api::Mode::Audit));
+        policy.metadata.uid = Some("uid-a".into());
+        let ds = probe_daemonset(&settings, &[Arc::new(policy)]).expect("a DaemonSet");
+        let pod = ds.spec.and_then(|s| s.template.spec).expect("pod spec");
+        assert_eq!(pod.priority_class_name, None);
+        assert_eq!(pod.security_context, None);
+        assert_eq!(
+            pod.containers[0]
+                .security_context
+                .as_ref()
+                .and_then(|c| c.app_armor_profile.clone()),
+            None
+        );
+        // Linux nodes whatever the options.
+        assert_eq!(
+            pod.node_selector,
+            Some(BTreeMap::from([(
+                "kubernetes.io/os".into(),
+                "linux".into()
+            )]))
+        );
+    }
 }
