@@ -377,6 +377,31 @@ fn crds_and_schema(c: &Cluster) {
         msg.contains("spec.mode"),
         "the refusal names the field: {msg}"
     );
+    // A selector the probe DaemonSet's node affinity could not use is refused at apply, not
+    // at every later DaemonSet apply: an operator typo, and values that do not fit.
+    for (name, requirement, field) in [
+        (
+            "bad-operator",
+            json!({"key": "pool", "operator": "Equals", "values": ["fips"]}),
+            "spec.nodeSelector.matchExpressions[0].operator",
+        ),
+        (
+            "bad-values",
+            json!({"key": "pool", "operator": "In"}),
+            "values must be non-empty for the operators In and NotIn",
+        ),
+    ] {
+        let bad = json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsPolicy",
+                         "metadata": {"name": name},
+                         "spec": {"mode": "Audit", "nodeSelector": {"matchExpressions": [requirement]}}});
+        let out = c.apply(&bad);
+        assert!(!out.status.success(), "{name} was accepted");
+        let msg = text(&out);
+        assert!(
+            msg.contains(field),
+            "{name}: the refusal names the field: {msg}"
+        );
+    }
 
     // The kustomize base of the same objects applies server-side (dry run: the chart owns them).
     let kustomized = c.ok(&[
@@ -403,7 +428,7 @@ fn crds_and_schema(c: &Cluster) {
         !shown.to_lowercase().contains("warning"),
         "config/default warned: {shown}"
     );
-    step("CRDs established, schema explained, invalid policy refused, config/default applies");
+    step("CRDs established, schema explained, invalid policies refused (mode, selector operator and values), config/default applies");
 }
 
 /// A non-FIPS and a FIPS image, built from source, in the cluster's registry.

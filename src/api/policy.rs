@@ -31,6 +31,7 @@ pub struct FipsPolicySpec {
     pub mode: Mode,
     /// Namespaces this policy applies to (default: all, less `excludedNamespaces`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "label_selector_schema")]
     pub namespace_selector: Option<LabelSelector>,
     /// Namespaces never checked. The operator's own namespace is always exempt, whatever this
     /// says, so the operator cannot lock itself out.
@@ -38,6 +39,7 @@ pub struct FipsPolicySpec {
     pub excluded_namespaces: Vec<String>,
     /// Nodes that must run in FIPS mode (default: all nodes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "label_selector_schema")]
     pub node_selector: Option<LabelSelector>,
     /// What to do with a selected node that is not in FIPS mode: Label (default) sets
     /// fips.operator.dev/enabled=false, Taint also adds fips.operator.dev/not-fips:NoSchedule,
@@ -47,6 +49,37 @@ pub struct FipsPolicySpec {
     /// Which images are checked, and how unjudged or partly validated images are treated.
     #[serde(default)]
     pub images: ImagesSpec,
+}
+
+/// A label selector whose requirements the API server checks as Kubernetes evaluates them: an
+/// operator other than In, NotIn, Exists or DoesNotExist, or values that do not fit the
+/// operator, is refused when the policy is applied, naming the field, instead of failing
+/// later at every use of the selector (the probe DaemonSet's node affinity, for one).
+fn label_selector_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut schema = generator.subschema_for::<Option<LabelSelector>>();
+    let requirement = schema
+        .pointer_mut("/properties/matchExpressions/items")
+        .and_then(|v| v.as_object_mut());
+    if let Some(requirement) = requirement {
+        if let Some(operator) = requirement
+            .get_mut("properties")
+            .and_then(|p| p.get_mut("operator"))
+            .and_then(|o| o.as_object_mut())
+        {
+            operator.insert(
+                "enum".into(),
+                serde_json::json!(["In", "NotIn", "Exists", "DoesNotExist"]),
+            );
+        }
+        requirement.insert(
+            "x-kubernetes-validations".into(),
+            serde_json::json!([{
+                "rule": "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+                "message": "values must be non-empty for the operators In and NotIn, and empty for Exists and DoesNotExist"
+            }]),
+        );
+    }
+    schema
 }
 
 fn default_excluded_namespaces() -> Vec<String> {
