@@ -96,7 +96,8 @@ class State:
         self.data = json.loads(self.file.read_text()) if self.file.exists() else {}
 
     def save(self) -> None:
-        tmp = self.file.with_suffix(".tmp")
+        # A temporary file per process: `up` and the stand-in kubelet may save at once.
+        tmp = self.file.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.data, indent=2))
         tmp.replace(self.file)
 

@@ -397,6 +397,17 @@ fn values_reach_the_controller() {
         "the probe follows the image"
     );
     assert_eq!(flag(&c, "--probe-interval").as_deref(), Some("60"));
+    // The drain and the grace period the kubelet gives it.
+    let (drained, drained_c) = controller(&render(&["--set", "shutdownDelaySeconds=20"]));
+    assert_eq!(flag(&drained_c, "--shutdown-delay").as_deref(), Some("20"));
+    assert_eq!(
+        drained
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.spec.as_ref())
+            .and_then(|p| p.termination_grace_period_seconds),
+        Some(50)
+    );
     for (value, flag_name) in [
         ("priorityClassName", "--probe-priority-class"),
         ("seLinuxType", "--probe-selinux-type"),

@@ -846,7 +846,7 @@ fn leader_failover(c: &Cluster) {
 fn webhook_down(c: &Cluster, legacy: &str) {
     let state = c.state();
     let stopping = Instant::now();
-    let mut pids = Vec::new();
+    let (mut pids, mut names) = (Vec::new(), Vec::new());
     for (name, info) in state["processes"]
         .as_object()
         .expect("as the control plane answers")
@@ -855,8 +855,38 @@ fn webhook_down(c: &Cluster, legacy: &str) {
         if name.starts_with("controller-") && alive(pid) {
             signal(pid, "TERM");
             pids.push(pid);
+            names.push(name.clone());
         }
     }
+    // The drain (--shutdown-delay, 10 s by the chart): not ready at once, the webhook still
+    // answering with the policy's own refusal, not the API server's "failed calling webhook".
+    let metrics_ports: Vec<u16> = names
+        .iter()
+        .filter_map(|name| state["ports"][format!("{name}-metrics")].as_u64())
+        .map(|p| p as u16)
+        .collect();
+    assert!(!metrics_ports.is_empty(), "{state}");
+    for port in &metrics_ports {
+        eventually(
+            3,
+            "a draining replica to report not ready",
+            || match http_status(*port, "/ready") {
+                Some(503) => Ok(()),
+                other => Err(format!("port {port}: {other:?}")),
+            },
+        );
+    }
+    let out = c.apply(&pod(ENFORCED, "while-draining", legacy));
+    let said = text(&out);
+    assert!(
+        !out.status.success() && said.contains("FipsPolicy") && !said.contains("failed calling"),
+        "draining replicas still judge: {said}"
+    );
+    let drained_in = stopping.elapsed();
+    assert!(
+        pids.iter().all(|p| alive(*p)),
+        "a replica exited before its drain ended ({drained_in:?})"
+    );
     eventually(45, "the controllers to exit after SIGTERM", || {
         match pids.iter().find(|p| alive(**p)) {
             Some(p) => Err(format!("{p} still running")),
@@ -864,7 +894,7 @@ fn webhook_down(c: &Cluster, legacy: &str) {
         }
     });
     step(&format!(
-        "controllers exited {:?} after SIGTERM",
+        "SIGTERM: replicas not ready and still judging {drained_in:?} in, exited after {:?}",
         stopping.elapsed()
     ));
     until_refused(
@@ -925,6 +955,17 @@ fn probe_daemonset(c: &Cluster) {
     );
     assert_eq!(pod["priorityClassName"], "system-node-critical", "{pod}");
     step("probe DaemonSet admitted by Pod Security (spc_t, AppArmor Unconfined, Linux nodes), a pod per node, owned by the policies");
+}
+
+/// The status code of `GET path` on 127.0.0.1:`port` (plain HTTP), `None` if nothing answers.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(conn, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut head = String::new();
+    conn.read_to_string(&mut head).ok()?;
+    head.split_whitespace().nth(1)?.parse().ok()
 }
 
 fn base64_of(text: &str) -> String {

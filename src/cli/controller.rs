@@ -25,6 +25,11 @@ pub struct ControllerArgs {
     /// Seconds the Lease is held without renewal before another replica takes over.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(3..=300))]
     pub lease_seconds: u64,
+    /// Seconds a replica keeps serving after SIGTERM while it reports not ready, so that the
+    /// webhook Service's endpoints drop it before its listeners close (a rollout or a drain
+    /// then refuses no request). Keep it under the pod's terminationGracePeriodSeconds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=300))]
+    pub shutdown_delay: u64,
     /// Where `/metrics`, `/live` and `/ready` are served (plain HTTP). `0.0.0.0` or `[::]`:
     /// every IPv4 and IPv6 address (dual-stack; IPv4 alone where the kernel has no IPv6).
     #[arg(long, default_value = "0.0.0.0:8080")]
@@ -216,7 +221,13 @@ fn standalone(args: &ControllerArgs, runtime: &tokio::runtime::Runtime) -> anyho
             "serving the admission webhook (standalone) on POST /validate"
         );
         let source: server::AdmissionSource = std::sync::Arc::new(move || Some(admission.clone()));
-        server::serve(listener, tls, source, crate::controller::signal()).await;
+        let delay = Duration::from_secs(args.shutdown_delay);
+        let stop = async move {
+            crate::controller::signal().await;
+            tracing::info!(drain = ?delay, "shutting down: serving until the drain ends");
+            tokio::time::sleep(delay).await;
+        };
+        server::serve(listener, tls, source, stop).await;
         Ok::<_, anyhow::Error>(())
     })
 }
@@ -247,6 +258,7 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         lease_name: args.lease_name.clone(),
         identity,
         lease_seconds: args.lease_seconds,
+        drain: Duration::from_secs(args.shutdown_delay),
         webhook: match (&args.tls_cert, &args.tls_key, args.self_managed_certs) {
             (Some(cert), Some(key), _) => Some(WebhookOptions {
                 addr: args.webhook_addr,

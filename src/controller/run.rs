@@ -40,6 +40,9 @@ pub struct RunOptions {
     pub lease_seconds: u64,
     /// Serve the admission webhook (every replica, from its own caches).
     pub webhook: Option<WebhookOptions>,
+    /// After SIGTERM: how long the replica reports not ready while it keeps serving, so that
+    /// the Service's endpoints forget it before its listeners close.
+    pub drain: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -631,14 +634,21 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
         }
     }
 
-    tracing::info!("shutting down: releasing the lease, finishing requests in flight");
+    // Drain: not ready at once (the Service's endpoints drop this replica), the lease released
+    // (another replica writes), the webhook and /metrics served on until the endpoints have
+    // forgotten this replica, then the listeners close and requests in flight finish.
+    let draining = Instant::now();
+    readiness.flag().store(false, Ordering::Release);
+    tracing::info!(drain = ?opts.drain, "shutting down: not ready, releasing the lease, serving until the drain ends");
     // Stop writing first: scans still in flight drop their results.
     ctx.leader.store(false, Ordering::Release);
-    shutdown.notify_waiters();
     drop(leader);
     if let Ok(Ok(Err(e))) = tokio::time::timeout(Duration::from_secs(5), lease_task).await {
         tracing::warn!(error = %e, "could not release the lease; it expires on its own");
     }
+    tokio::time::sleep(opts.drain.saturating_sub(draining.elapsed())).await;
+    tracing::info!("drained: closing the listeners, finishing requests in flight");
+    shutdown.notify_waiters();
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     if let Some(w) = webhook {
         let _ = tokio::time::timeout(Duration::from_secs(11), w).await;

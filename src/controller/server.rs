@@ -83,8 +83,8 @@ pub fn route(method: &Method, path: &str, health: &Health) -> (StatusCode, &'sta
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
                     "text/plain",
-                    "not ready: caches not synced yet, or (self-managed certificates) no \
-                     serving certificate loaded yet\n"
+                    "not ready: caches not synced yet, no serving certificate loaded yet \
+                     (self-managed certificates), or shutting down\n"
                         .into(),
                 )
             }
