@@ -97,6 +97,7 @@ class State:
 
     def save(self) -> None:
         # A temporary file per process: `up` and the stand-in kubelet may save at once.
+        self.file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.file.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.data, indent=2))
         tmp.replace(self.file)

@@ -887,12 +887,7 @@ fn webhook_down(c: &Cluster, legacy: &str) {
         pids.iter().all(|p| alive(*p)),
         "a replica exited before its drain ended ({drained_in:?})"
     );
-    eventually(45, "the controllers to exit after SIGTERM", || {
-        match pids.iter().find(|p| alive(**p)) {
-            Some(p) => Err(format!("{p} still running")),
-            None => Ok(()),
-        }
-    });
+    exited(&pids, "the controllers to exit after SIGTERM");
     step(&format!(
         "SIGTERM: replicas not ready and still judging {drained_in:?} in, exited after {:?}",
         stopping.elapsed()
@@ -973,14 +968,26 @@ fn base64_of(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
 }
 
-fn set_running(c: &Cluster, prefixes: &[&str], sig: &str) {
+/// Sends `sig` to every live process whose name starts with one of `prefixes`; their pids.
+fn set_running(c: &Cluster, prefixes: &[&str], sig: &str) -> Vec<i32> {
     let state = c.state();
+    let mut signalled = Vec::new();
     for (name, info) in state["processes"].as_object().expect("processes") {
         let pid = info["pid"].as_i64().expect("pid") as i32;
         if prefixes.iter().any(|p| name.starts_with(p)) && alive(pid) {
             signal(pid, sig);
+            signalled.push(pid);
         }
     }
+    signalled
+}
+
+/// Waits until none of `pids` runs (a SIGTERMed controller drains for 10 s first).
+fn exited(pids: &[i32], what: &str) {
+    eventually(45, what, || match pids.iter().find(|p| alive(**p)) {
+        Some(p) => Err(format!("{p} still running")),
+        None => Ok(()),
+    });
 }
 
 /// The API server restarts while the operator's processes are paused (their watches then
@@ -1200,7 +1207,7 @@ fn uninstall(c: &Cluster, legacy: &str) {
         }
     });
     // `helm uninstall` deletes the Deployment: its processes stop.
-    set_running(c, &["controller-", "probe-"], "TERM");
+    let stopping = set_running(c, &["controller-", "probe-"], "TERM");
     let chart = c.dir.join("chart.yaml");
     c.ok(&[
         "delete",
@@ -1228,6 +1235,8 @@ fn uninstall(c: &Cluster, legacy: &str) {
         "blocked after uninstall: {}",
         text(&out)
     );
+    // As the kubelet would: the pods of the deleted Deployment are gone once they drained.
+    exited(&stopping, "the operator's processes to exit after SIGTERM");
     step("uninstall: nothing of ours left, no webhook blocks");
 }
 

@@ -212,3 +212,32 @@ pub struct Violation {
     /// When the violation was first seen (RFC 3339).
     pub since: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use kube::CustomResourceExt;
+
+    /// Both selectors carry the operator enum and the values rule in the generated CRD (the
+    /// schema is patched by path: a change in how schemars lays it out must not drop them).
+    #[test]
+    fn selectors_check_their_operators_and_values() {
+        let crd = serde_json::to_value(super::FipsPolicy::crd()).expect("crd as JSON");
+        let spec = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+            ["properties"];
+        for selector in ["namespaceSelector", "nodeSelector"] {
+            let requirement = &spec[selector]["properties"]["matchExpressions"]["items"];
+            assert_eq!(
+                requirement["properties"]["operator"]["enum"],
+                serde_json::json!(["In", "NotIn", "Exists", "DoesNotExist"]),
+                "{selector}: {requirement}"
+            );
+            let rule = requirement["x-kubernetes-validations"][0]["rule"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                rule.contains("size(self.values) > 0"),
+                "{selector}: {requirement}"
+            );
+        }
+    }
+}

@@ -638,7 +638,7 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
     // (another replica writes), the webhook and /metrics served on until the endpoints have
     // forgotten this replica, then the listeners close and requests in flight finish.
     let draining = Instant::now();
-    readiness.flag().store(false, Ordering::Release);
+    readiness.stop();
     tracing::info!(drain = ?opts.drain, "shutting down: not ready, releasing the lease, serving until the drain ends");
     // Stop writing first: scans still in flight drop their results.
     ctx.leader.store(false, Ordering::Release);

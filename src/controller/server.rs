@@ -49,6 +49,12 @@ impl Readiness {
         self.flag.clone()
     }
 
+    /// Not ready from now on, whatever conditions are met later (shutting down).
+    pub fn stop(&self) {
+        self.left.store(usize::MAX, Ordering::Release);
+        self.flag.store(false, Ordering::Release);
+    }
+
     /// One condition met: call it once per condition.
     pub fn met(&self) {
         let left = self

@@ -247,8 +247,9 @@ impl LibraryIndex {
             f.not_fips(format!("{via}{soname}: {finding}"));
         }
         if let Some(unread) = &facts.unknown {
+            // The library's own reader is in the reason; the file's is the dependencies'.
             f.cannot_judge(
-                unread.reader,
+                Reader::Dependencies,
                 format!("{via}{soname} cannot be judged: {}", unread.reason),
             );
         }

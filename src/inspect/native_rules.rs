@@ -496,6 +496,9 @@ impl<'a> AnchorHits<'a> {
     const PER_ANCHOR: usize = 16;
 
     fn push(&mut self, marker: usize, region: &'a [u8], at: usize, in_code: bool) {
+        if self.crowded.contains(&marker) {
+            return;
+        }
         if self.hits.iter().filter(|h| h.0 == marker).count() < Self::PER_ANCHOR {
             self.hits.push((marker, region, at, in_code));
         } else {
