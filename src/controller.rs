@@ -11,6 +11,7 @@ pub mod certs;
 pub mod daemonset;
 pub mod facts;
 pub mod metrics;
+pub mod namespaces;
 pub mod nodes;
 mod run;
 pub mod scan_queue;
@@ -23,6 +24,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
@@ -72,6 +74,21 @@ pub struct Settings {
     pub resync: Duration,
     /// The webhook's certificates are made and rotated by the operator (else: files).
     pub self_managed_certs: Option<SelfManagedCerts>,
+    /// How reviews reach the webhook: the namespace label that routes them (`None`: the
+    /// controller labels no namespace).
+    pub admission_routing: Option<AdmissionRouting>,
+}
+
+/// `--admission-label`: the webhook configuration calls the webhook only for namespaces that
+/// carry this label, which the controller keeps set to the strictest mode of the policies
+/// judging each namespace (`enforce`, `warn` or `audit`) once the configuration's caBundle is
+/// published, and removes where no policy judges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdmissionRouting {
+    /// The label key, e.g. `admission.fips.operator.dev/fips-operator` (one per install).
+    pub label: String,
+    /// The ValidatingWebhookConfiguration whose webhooks select on the label.
+    pub webhook_config: String,
 }
 
 /// What the probe's pods need from the nodes' confinement, and their priority (chart values
@@ -127,6 +144,7 @@ impl Default for Settings {
             default_platform: "linux/amd64".into(),
             resync: Duration::from_secs(300),
             self_managed_certs: None,
+            admission_routing: None,
         }
     }
 }
@@ -146,6 +164,8 @@ pub struct Stores {
     pub replicasets: Store<ReplicaSet>,
     pub jobs: Store<Job>,
     pub cronjobs: Store<CronJob>,
+    /// The operator's own ValidatingWebhookConfiguration (watched by name; empty until seen).
+    pub webhook_configs: Store<ValidatingWebhookConfiguration>,
 }
 
 /// The writing halves of [`Stores`]: the watches in `run` feed them; tests fill them by hand.
@@ -162,6 +182,7 @@ pub struct StoreWriters {
     pub replicasets: store::Writer<ReplicaSet>,
     pub jobs: store::Writer<Job>,
     pub cronjobs: store::Writer<CronJob>,
+    pub webhook_configs: store::Writer<ValidatingWebhookConfiguration>,
 }
 
 impl Stores {
@@ -178,6 +199,7 @@ impl Stores {
         let (replicasets, replicasets_w) = store();
         let (jobs, jobs_w) = store();
         let (cronjobs, cronjobs_w) = store();
+        let (webhook_configs, webhook_configs_w) = store();
         (
             Stores {
                 policies,
@@ -192,6 +214,7 @@ impl Stores {
                 replicasets,
                 jobs,
                 cronjobs,
+                webhook_configs,
             },
             StoreWriters {
                 policies: policies_w,
@@ -206,6 +229,7 @@ impl Stores {
                 replicasets: replicasets_w,
                 jobs: jobs_w,
                 cronjobs: cronjobs_w,
+                webhook_configs: webhook_configs_w,
             },
         )
     }

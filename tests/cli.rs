@@ -485,6 +485,16 @@ fn bad_inputs_get_clear_errors() {
     assert!(run.stderr.contains("no such directory"), "{}", run.stderr);
     assert!(!missing.exists() && !dir.path().join("missing").exists());
 
+    // A routing label the API server would refuse is refused at start, naming the flag.
+    let run = fips_operator(&["controller", "--admission-label", "Admission/x y"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("--admission-label")
+            && run.stderr.contains("is not a Kubernetes label key"),
+        "{}",
+        run.stderr
+    );
+
     // A KUBECONFIG that is set but not a kubeconfig: said so, not "set KUBECONFIG".
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_fips-operator"))
         .args(["probe", "--node", "n1"])

@@ -22,6 +22,8 @@ const ENFORCED: &str = "fips-cp-enforced";
 const WARNED: &str = "fips-cp-warned";
 /// A namespace no policy selects, for pods that lend image pull secrets.
 const LENDERS: &str = "fips-cp-lenders";
+/// The chart's `--admission-label` for release fips-operator.
+const ROUTING_LABEL: &str = "admission.fips.operator.dev/fips-operator";
 const NODES: [&str; 3] = ["dev-amd64-fips", "dev-amd64-plain", "dev-arm64-plain"];
 
 struct Cluster {
@@ -282,6 +284,14 @@ fn edit_observed(c: &Cluster, edited: &Value, secs: u64) {
 }
 
 /// Repeats `attempt` until the API server refuses it with a message containing `needle`.
+/// The value of the admission routing label the controller keeps on namespace `ns`.
+fn routing(c: &Cluster, ns: &str) -> Option<String> {
+    let namespace = c.json(&["get", "namespace", ns]);
+    namespace["metadata"]["labels"][ROUTING_LABEL]
+        .as_str()
+        .map(String::from)
+}
+
 fn until_refused(secs: u64, what: &str, needle: &str, mut attempt: impl FnMut() -> Output) {
     eventually(secs, what, || {
         let out = attempt();
@@ -494,6 +504,16 @@ fn admission(c: &Cluster, legacy: &str, fips: &str) {
         }
     });
 
+    // Admission routing: the controller labels the namespaces the policies judge with the
+    // strictest mode, which is how the webhook configuration selects them.
+    eventually(30, "the judged namespaces to be routed", || {
+        let routed = [ENFORCED, WARNED].map(|ns| routing(c, ns));
+        match routed {
+            [Some(e), Some(w)] if e == "enforce" && w == "warn" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+
     // Enforce: the API server refuses the non-FIPS pod with our message.
     let out = final_answer(
         c,
@@ -552,6 +572,19 @@ fn admission(c: &Cluster, legacy: &str, fips: &str) {
     assert!(
         out.status.success(),
         "the FIPS pod was refused: {}",
+        text(&out)
+    );
+
+    // A FIPS Deployment: the webhook-down step scales it with no controller running.
+    let mut deploy = deploy.clone();
+    deploy["metadata"]["name"] = json!("fips-deploy");
+    deploy["spec"]["selector"]["matchLabels"]["app"] = json!("fips-deploy");
+    deploy["spec"]["template"] = json!({"metadata": {"labels": {"app": "fips-deploy"}},
+        "spec": pod(ENFORCED, "x", fips)["spec"].clone()});
+    let out = c.apply(&deploy);
+    assert!(
+        out.status.success(),
+        "FIPS Deployment refused: {}",
         text(&out)
     );
 
@@ -661,8 +694,14 @@ fn admission(c: &Cluster, legacy: &str, fips: &str) {
             }
         });
     }
+    assert_eq!(
+        routing(c, LENDERS),
+        None,
+        "a namespace no policy judges is routed"
+    );
     step(
-        "admission: Enforce refused, FIPS admitted, Warn warned, exemptions held, status observed",
+        "admission: namespaces routed by their policies' mode, Enforce refused, FIPS admitted, \
+         Warn warned, exemptions held, status observed",
     );
 }
 
@@ -900,7 +939,51 @@ fn webhook_down(c: &Cluster, legacy: &str) {
     );
     let out = c.apply(&pod("kube-system", "while-down", legacy));
     assert!(out.status.success(), "kube-system blocked: {}", text(&out));
-    step("webhook down: Fail policy refuses judged namespaces, kube-system works");
+    // Only Enforce namespaces are refused: one no policy judges is never sent to the
+    // webhook, and Warn ones go to the webhook that ignores its failures.
+    for ns in [LENDERS, WARNED] {
+        let out = c.apply(&pod(ns, "while-down", legacy));
+        assert!(out.status.success(), "{ns} blocked: {}", text(&out));
+    }
+    // An UPDATE that brings no new image is not sent either: a controller's or a user's
+    // metadata edit, a Deployment scaled by editing its spec.
+    let out = c.kubectl_in(
+        &["-n", ENFORCED, "label", "pod", "fips-app", "touched=yes"],
+        None,
+    );
+    assert!(out.status.success(), "label refused: {}", text(&out));
+    let out = c.kubectl_in(
+        &[
+            "-n",
+            ENFORCED,
+            "patch",
+            "deployment",
+            "fips-deploy",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"replicas":2}}"#,
+        ],
+        None,
+    );
+    assert!(out.status.success(), "scaling refused: {}", text(&out));
+    // One that does bring an image is.
+    let out = c.kubectl_in(
+        &[
+            "-n",
+            ENFORCED,
+            "set",
+            "image",
+            "pod/fips-app",
+            &format!("app={legacy}"),
+        ],
+        None,
+    );
+    let t = text(&out);
+    assert!(
+        !out.status.success() && t.contains("failed calling webhook"),
+        "image change admitted: {t}"
+    );
+    step("webhook down: Fail policy refuses judged Enforce namespaces; kube-system, unjudged and Warn namespaces and UPDATEs without new images work");
 }
 
 /// The probe DaemonSet the controller applies is accepted by Pod Security Admission in the
@@ -1206,8 +1289,22 @@ fn uninstall(c: &Cluster, legacy: &str) {
             Ok(())
         }
     });
-    // `helm uninstall` deletes the Deployment: its processes stop.
+    let routed: Vec<String> = c
+        .ok(&["get", "namespaces", "-o", "name", "-l", ROUTING_LABEL])
+        .lines()
+        .map(String::from)
+        .collect();
+    assert!(routed.is_empty(), "routed with no policy: {routed:?}");
+    // `helm uninstall` deletes the Deployment: its processes stop. Before the chart's objects
+    // go: with no policy and no controller running, the webhook configuration refuses nothing.
     let stopping = set_running(c, &["controller-", "probe-"], "TERM");
+    exited(&stopping, "the operator's processes to exit after SIGTERM");
+    let out = c.apply(&pod(ENFORCED, "no-policy-no-operator", legacy));
+    assert!(
+        out.status.success(),
+        "blocked with no policy: {}",
+        text(&out)
+    );
     let chart = c.dir.join("chart.yaml");
     c.ok(&[
         "delete",
@@ -1235,8 +1332,6 @@ fn uninstall(c: &Cluster, legacy: &str) {
         "blocked after uninstall: {}",
         text(&out)
     );
-    // As the kubelet would: the pods of the deleted Deployment are gone once they drained.
-    exited(&stopping, "the operator's processes to exit after SIGTERM");
     step("uninstall: nothing of ours left, no webhook blocks");
 }
 

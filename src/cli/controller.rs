@@ -8,7 +8,8 @@ use anyhow::Context;
 
 use super::EXIT_COMPLIANT;
 use crate::controller::{
-    self, ProbePod, RunOptions, SelfManagedCerts, Settings, WebhookCerts, WebhookOptions,
+    self, AdmissionRouting, ProbePod, RunOptions, SelfManagedCerts, Settings, WebhookCerts,
+    WebhookOptions,
 };
 
 #[derive(clap::Args, Debug)]
@@ -103,9 +104,17 @@ pub struct ControllerArgs {
     /// `<service>.<namespace>.svc` and `<service>.<namespace>.svc.cluster.local`.
     #[arg(long, default_value = "fips-operator-webhook")]
     pub webhook_service: String,
-    /// The ValidatingWebhookConfiguration whose caBundle the self-managed mode keeps written.
+    /// The ValidatingWebhookConfiguration whose caBundle the self-managed mode keeps written,
+    /// and whose published caBundle lets --admission-label route namespaces to it.
     #[arg(long, default_value = "fips-operator")]
     pub webhook_config: String,
+    /// The namespace label that routes admission reviews: the controller keeps it set to the
+    /// strictest mode of the policies judging each namespace (enforce, warn, audit) and
+    /// removes it elsewhere; --webhook-config's webhooks select namespaces by it, so the API
+    /// server calls the webhook only where a policy judges. One key per install. Empty: the
+    /// controller labels no namespace.
+    #[arg(long, default_value = "admission.fips.operator.dev/fips-operator", value_parser = label_key)]
+    pub admission_label: String,
     /// Where the webhook listens (HTTPS). `0.0.0.0` or `[::]`: every IPv4 and IPv6 address
     /// (dual-stack; IPv4 alone where the kernel has no IPv6).
     #[arg(long, default_value = "0.0.0.0:8443")]
@@ -116,6 +125,46 @@ pub struct ControllerArgs {
     /// Log format: text for people, json for log pipelines. RUST_LOG sets the level (info).
     #[arg(long, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+}
+
+/// A label key as Kubernetes accepts it: `[prefix/]name`, the prefix a DNS subdomain of at
+/// most 253 characters, the name at most 63 of `[A-Za-z0-9._-]` that starts and ends with a
+/// letter or digit. Empty is allowed (no routing).
+fn label_key(key: &str) -> Result<String, String> {
+    if key.is_empty() {
+        return Ok(String::new());
+    }
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    let alnum = |c: char| c.is_ascii_alphanumeric();
+    let name_ok = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+        && name.chars().all(|c| alnum(c) || "-_.".contains(c));
+    let prefix_ok = prefix.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|part| {
+                !part.is_empty()
+                    && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    && part.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    && part
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            })
+    });
+    if name_ok && prefix_ok {
+        Ok(key.to_string())
+    } else {
+        Err(format!(
+            "{key:?} is not a Kubernetes label key: [prefix/]name, the prefix a DNS subdomain \
+             (lowercase), the name at most 63 letters, digits, '-', '_' or '.' that starts and \
+             ends with a letter or digit; e.g. admission.fips.operator.dev/my-release"
+        ))
+    }
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,6 +219,12 @@ impl ControllerArgs {
                 webhook_config: self.webhook_config.clone(),
                 lifetimes: Default::default(),
             }),
+            admission_routing: Some(self.admission_label.clone())
+                .filter(|l| !l.is_empty())
+                .map(|label| AdmissionRouting {
+                    label,
+                    webhook_config: self.webhook_config.clone(),
+                }),
         }
     }
 }

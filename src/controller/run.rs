@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use futures::TryStreamExt;
-use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::jiff::Timestamp;
@@ -24,7 +23,7 @@ use tokio::sync::Notify;
 use super::facts::{prune_pod, prune_workload};
 use super::scan_queue::{scan_requests, write_report, ScanQueue};
 use super::server::{serve, Health};
-use super::{certs, daemonset, nodes, status, Context, Error, Settings, Stores};
+use super::{certs, daemonset, namespaces, nodes, status, Context, Error, Settings, Stores};
 use crate::webhook::tags::TagResolver;
 use crate::webhook::{server as webhook_server, Admission, ReportVerdicts};
 
@@ -186,6 +185,9 @@ pub async fn reconcile_all(ctx: &Context, queue: &ScanQueue, now: Timestamp) -> 
     let r = status::reconcile_policies(ctx, now).await.map(drop);
     record("policy-status", t, r);
     let t = Instant::now();
+    let r = namespaces::reconcile_namespaces(ctx).await.map(drop);
+    record("admission-routing", t, r);
+    let t = Instant::now();
     let r = nodes::reconcile_nodes(ctx, now).await.map(drop);
     record("nodes", t, r);
     let t = Instant::now();
@@ -216,8 +218,23 @@ fn spawn_watch<K>(
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
+    let config = watcher::Config::default().any_semantic();
+    spawn_watch_with(api, config, writer, prune, changed)
+}
+
+/// [`spawn_watch`] of the objects `config` selects.
+fn spawn_watch_with<K>(
+    api: Api<K>,
+    config: watcher::Config,
+    writer: Writer<K>,
+    prune: fn(&mut K),
+    changed: Arc<Notify>,
+) -> tokio::task::JoinHandle<()>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
     tokio::spawn(async move {
-        let stream = watcher(api, watcher::Config::default().any_semantic())
+        let stream = watcher(api, config)
             .default_backoff()
             .modify(prune)
             .reflect(writer)
@@ -397,6 +414,28 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
         ),
     ];
 
+    // The webhook configuration: its caBundle decides whether namespaces are routed to it
+    // (admission routing), and a reset caBundle (helm upgrade) starts a pass that writes it
+    // again (self-managed certificates).
+    let webhook_config = ctx
+        .settings
+        .admission_routing
+        .as_ref()
+        .map(|r| r.webhook_config.clone())
+        .or_else(|| {
+            let certs = ctx.settings.self_managed_certs.as_ref();
+            certs.map(|c| c.webhook_config.clone())
+        });
+    if let Some(name) = &webhook_config {
+        watches.push(spawn_watch_with(
+            Api::all(client.clone()),
+            watcher::Config::default().fields(&format!("metadata.name={name}")),
+            w.webhook_configs,
+            keep,
+            changed.clone(),
+        ));
+    }
+
     let ready = Arc::new(AtomicBool::new(false));
     // `/ready`: the caches synced and, with self-managed certificates, one loaded.
     let self_managed = matches!(
@@ -410,6 +449,7 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
     {
         let (stores, ready, changed) = (stores.clone(), ready.clone(), changed.clone());
         let readiness = readiness.clone();
+        let watch_config = webhook_config.is_some();
         watches.push(tokio::spawn(async move {
             let s = &stores;
             let all = [
@@ -426,7 +466,11 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
                 s.jobs.wait_until_ready().await,
                 s.cronjobs.wait_until_ready().await,
             ];
-            if all.iter().all(Result::is_ok) {
+            let config_synced = match watch_config {
+                true => s.webhook_configs.wait_until_ready().await.is_ok(),
+                false => true,
+            };
+            if all.iter().all(Result::is_ok) && config_synced {
                 ready.store(true, Ordering::Release);
                 readiness.met();
                 tracing::info!("caches synced; ready");
@@ -493,13 +537,6 @@ pub async fn run(settings: Settings, opts: RunOptions) -> anyhow::Result<()> {
                                 tracing::warn!(error = %e, "keeping the serving certificate in use")
                             }
                         },
-                        changed.clone(),
-                    ));
-                    // A reset caBundle (helm upgrade) starts a pass that writes it again.
-                    watches.push(spawn_named_watch(
-                        Api::<ValidatingWebhookConfiguration>::all(client.clone()),
-                        &cfg.webhook_config,
-                        |_| {},
                         changed.clone(),
                     ));
                     serving

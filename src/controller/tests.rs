@@ -12,13 +12,14 @@ use serde_json::json;
 
 use super::facts::{digest_of_image_id, node_fips, pod_facts, prune_pod, report_verdict};
 use super::metrics::Metrics;
+use super::namespaces::{published, wanted_label, Published};
 use super::nodes::{node_patch, node_wanted, NodeWanted};
 use super::scan_queue::{failed_status, scanned_status};
 use super::server::{route, serve, Health};
-use crate::api::{FipsImageReport, FipsPolicy, FipsStatus};
+use crate::api::{FipsImageReport, FipsPolicy, FipsPolicySpec, FipsStatus, Mode};
 use crate::image::ScanReport;
 use crate::inspect::ModuleRegistry;
-use crate::policy::cluster::ImageVerdict;
+use crate::policy::cluster::{admission_mode, ImageVerdict, NamespaceFacts};
 use crate::policy::ImagePolicy;
 
 fn from<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
@@ -585,4 +586,76 @@ fn a_lease_is_held_only_by_its_holder_until_it_expires() {
         "me",
         now
     ));
+}
+
+#[test]
+fn namespaces_are_routed_by_their_strictest_policy_once_the_ca_is_published() {
+    let spec = |mode: &str, selector: serde_json::Value| -> FipsPolicySpec {
+        from(json!({"mode": mode, "namespaceSelector": selector}))
+    };
+    let ns = |name: &str, team: &str| NamespaceFacts {
+        name: name.into(),
+        labels: [("team".to_string(), team.to_string())].into(),
+    };
+    let policies = [
+        spec("Audit", json!({})),
+        spec("Warn", json!({"matchLabels": {"team": "a"}})),
+        spec(
+            "Enforce",
+            json!({"matchExpressions": [{"key": "team", "operator": "In", "values": ["b"]}]}),
+        ),
+    ];
+    let mode = |n: &NamespaceFacts| admission_mode(&policies, n, "fips-operator");
+    assert_eq!(mode(&ns("x", "c")), Some(Mode::Audit));
+    assert_eq!(mode(&ns("x", "a")), Some(Mode::Warn));
+    assert_eq!(mode(&ns("x", "b")), Some(Mode::Enforce));
+    // The operator's own namespace and the default excludedNamespaces: never routed.
+    assert_eq!(mode(&ns("fips-operator", "b")), None);
+    assert_eq!(mode(&ns("kube-system", "b")), None);
+    assert_eq!(mode(&ns("kube-node-lease", "b")), None);
+    // No policy: no namespace.
+    assert_eq!(admission_mode(&[], &ns("x", "b"), "fips-operator"), None);
+
+    let config = |bundles: &[&str]| -> k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration {
+        from(json!({"metadata": {"name": "fips-operator"}, "webhooks": bundles.iter().enumerate().map(|(i, b)| json!({
+            "name": format!("w{i}.fips.operator.dev"), "admissionReviewVersions": ["v1"], "sideEffects": "None",
+            "clientConfig": if b.is_empty() { json!({"url": "https://x"}) } else { json!({"url": "https://x", "caBundle": b}) }
+        })).collect::<Vec<_>>()}))
+    };
+    assert_eq!(published(None), Published::Absent);
+    assert_eq!(published(Some(&config(&[]))), Published::NoCaBundle);
+    assert_eq!(
+        published(Some(&config(&["Y2E=", ""]))),
+        Published::NoCaBundle
+    );
+    assert_eq!(
+        published(Some(&config(&["Y2E=", "Y2E="]))),
+        Published::Ready
+    );
+
+    let enforce = Some(Mode::Enforce);
+    assert_eq!(
+        wanted_label(enforce, None, Published::Ready),
+        Some("enforce")
+    );
+    assert_eq!(
+        wanted_label(Some(Mode::Audit), Some("enforce"), Published::Ready),
+        Some("audit")
+    );
+    assert_eq!(wanted_label(None, Some("warn"), Published::Ready), None);
+    // Before the caBundle: nothing newly routed, what is routed stays (a reset bundle is
+    // written again); without the configuration, nothing is routed.
+    assert_eq!(wanted_label(enforce, None, Published::NoCaBundle), None);
+    assert_eq!(
+        wanted_label(enforce, Some("warn"), Published::NoCaBundle),
+        Some("enforce")
+    );
+    assert_eq!(
+        wanted_label(None, Some("warn"), Published::NoCaBundle),
+        None
+    );
+    assert_eq!(
+        wanted_label(enforce, Some("enforce"), Published::Absent),
+        None
+    );
 }

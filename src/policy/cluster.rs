@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::{
-    condition, set_condition, ConditionStatus, FipsPolicySpec, FipsPolicyStatus, NodeCounts,
+    condition, set_condition, ConditionStatus, FipsPolicySpec, FipsPolicyStatus, Mode, NodeCounts,
     Violation, WorkloadCounts, MAX_VIOLATIONS,
 };
 use crate::inspect::module_registry::glob_match;
@@ -90,6 +90,29 @@ pub fn selector_matches(
     by_labels && by_expressions
 }
 
+/// True when `spec` judges namespace `ns`: selected by its namespaceSelector, not in its
+/// excludedNamespaces, and not the operator's own namespace (always exempt).
+pub fn selects_namespace(spec: &FipsPolicySpec, ns: &NamespaceFacts, operator_ns: &str) -> bool {
+    ns.name != operator_ns
+        && !spec.excluded_namespaces.contains(&ns.name)
+        && selector_matches(spec.namespace_selector.as_ref(), &ns.labels)
+}
+
+/// The strictest mode of the policies that judge `ns`, or `None` when no policy does: what
+/// the namespace's admission label says, and so which webhook of the configuration the API
+/// server calls for it (none at all without a policy).
+pub fn admission_mode<'a>(
+    policies: impl IntoIterator<Item = &'a FipsPolicySpec>,
+    ns: &NamespaceFacts,
+    operator_ns: &str,
+) -> Option<Mode> {
+    policies
+        .into_iter()
+        .filter(|spec| selects_namespace(spec, ns, operator_ns))
+        .map(|spec| spec.mode)
+        .max()
+}
+
 /// `registry/repo:tag@sha256:…` -> `registry/repo`.
 pub fn repository(image: &str) -> &str {
     let no_digest = image.split('@').next().unwrap_or(image);
@@ -137,11 +160,7 @@ pub fn evaluate_policy(
     let namespaces: HashSet<&str> = facts
         .namespaces
         .iter()
-        .filter(|ns| {
-            ns.name != facts.operator_namespace
-                && !spec.excluded_namespaces.contains(&ns.name)
-                && selector_matches(spec.namespace_selector.as_ref(), &ns.labels)
-        })
+        .filter(|ns| selects_namespace(spec, ns, &facts.operator_namespace))
         .map(|ns| ns.name.as_str())
         .collect();
     let since: HashMap<(&str, &str, &str, &str), &str> = previous

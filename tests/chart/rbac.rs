@@ -24,6 +24,8 @@ const CONTROLLER_NEEDS: &[&str] = &[
     "cluster fips.operator.dev fipsimagereports/status patch",
     // nodes.rs: merge patch of labels and taints.
     "cluster core nodes patch",
+    // namespaces.rs: merge patch of the admission routing label.
+    "cluster core namespaces patch",
     // scan_queue.rs pull_secrets: get_opt of a ServiceAccount and of each named Secret.
     "cluster core secrets,serviceaccounts get",
     // kube::runtime::events::Recorder: create, then a merge patch for a series.

@@ -12,24 +12,74 @@ use crate::rbac::{allows, grants_of};
 use crate::render::{find, render, typed, NS};
 use crate::{args, controller, flag};
 
+/// The configuration and its two webhooks: Enforce namespaces, then Warn and Audit ones.
 fn webhook(docs: &[Value]) -> (ValidatingWebhookConfiguration, ValidatingWebhook) {
+    let (vwc, hooks) = webhooks(docs);
+    (vwc, hooks[0].clone())
+}
+
+fn webhooks(docs: &[Value]) -> (ValidatingWebhookConfiguration, Vec<ValidatingWebhook>) {
     let vwc: ValidatingWebhookConfiguration = typed(find(
         docs,
         "ValidatingWebhookConfiguration",
         "fips-operator",
     ));
     let hooks = vwc.webhooks.clone().expect("webhooks");
-    assert_eq!(hooks.len(), 1, "one webhook");
-    (vwc, hooks[0].clone())
+    assert_eq!(hooks.len(), 2, "two webhooks");
+    let (_, c) = controller(docs);
+    let label = flag(&c, "--admission-label").expect("--admission-label");
+    assert_eq!(
+        flag(&c, "--webhook-config").as_deref(),
+        Some("fips-operator")
+    );
+    for (hook, modes) in hooks.iter().zip([&["enforce"][..], &["warn", "audit"][..]]) {
+        let routed = routing(hook);
+        assert_eq!(
+            routed.0, label,
+            "{}: selects on the controller's label",
+            hook.name
+        );
+        assert_eq!(routed.1, modes, "{}", hook.name);
+        // CREATE always; an UPDATE when its images change (the API server evaluates it in
+        // tests/control_plane.rs).
+        let conditions = hook.match_conditions.as_deref().expect("matchConditions");
+        assert_eq!(conditions.len(), 1);
+        let cel = &conditions[0].expression;
+        assert!(cel.starts_with("request.operation != 'UPDATE' ||"), "{cel}");
+        for field in [
+            "containers",
+            "initContainers",
+            "ephemeralContainers",
+            "jobTemplate",
+        ] {
+            assert!(cel.contains(field), "{cel} lacks {field}");
+        }
+    }
+    assert_eq!(hooks[1].failure_policy.as_deref(), Some("Ignore"));
+    (vwc, hooks)
+}
+
+/// The label key and values a webhook selects namespaces on.
+fn routing(hook: &ValidatingWebhook) -> (String, Vec<String>) {
+    let sel = hook.namespace_selector.as_ref().expect("namespaceSelector");
+    let exprs = sel.match_expressions.as_ref().expect("matchExpressions");
+    let e = exprs
+        .iter()
+        .find(|e| e.operator == "In")
+        .expect("an In requirement");
+    (e.key.clone(), e.values.clone().expect("values"))
 }
 
 fn exempt_namespaces(hook: &ValidatingWebhook) -> Vec<String> {
     let sel = hook.namespace_selector.as_ref().expect("namespaceSelector");
     let exprs = sel.match_expressions.as_ref().expect("matchExpressions");
-    assert_eq!(exprs.len(), 1);
-    assert_eq!(exprs[0].key, "kubernetes.io/metadata.name");
-    assert_eq!(exprs[0].operator, "NotIn");
-    exprs[0].values.clone().expect("values")
+    assert_eq!(exprs.len(), 2);
+    let e = exprs
+        .iter()
+        .find(|e| e.key == "kubernetes.io/metadata.name")
+        .expect("exemptions by name");
+    assert_eq!(e.operator, "NotIn");
+    e.values.clone().expect("values")
 }
 
 #[test]
@@ -59,11 +109,12 @@ fn default_webhook_fails_closed_but_never_sees_the_system_namespaces() {
     assert_eq!(hook.timeout_seconds, Some(5));
     assert_eq!(hook.failure_policy.as_deref(), Some("Fail"));
     assert_eq!(hook.match_policy.as_deref(), Some("Equivalent"));
-    let exempt = exempt_namespaces(&hook);
-    assert!(
-        exempt.contains(&NS.into()) && exempt.contains(&"kube-system".into()),
-        "{exempt:?}"
-    );
+    let exempt: BTreeSet<String> = exempt_namespaces(&hook).into_iter().collect();
+    let wanted = [NS, "kube-system", "kube-node-lease"];
+    assert_eq!(exempt, wanted.iter().map(|s| s.to_string()).collect());
+    let (_, hooks) = webhooks(&docs);
+    assert_eq!(exempt_namespaces(&hooks[1]), exempt_namespaces(&hook));
+    assert_eq!(hooks[1].rules, hook.rules);
 
     let mut covered = BTreeSet::new();
     for rule in hook.rules.iter().flatten() {
@@ -108,7 +159,13 @@ fn failure_policy_ignore_and_more_exempt_namespaces() {
     let (_, hook) = webhook(&docs);
     assert_eq!(hook.failure_policy.as_deref(), Some("Ignore"));
     let exempt: BTreeSet<String> = exempt_namespaces(&hook).into_iter().collect();
-    let wanted = [NS, "kube-system", "gatekeeper-system", "istio-system"];
+    let wanted = [
+        NS,
+        "kube-system",
+        "kube-node-lease",
+        "gatekeeper-system",
+        "istio-system",
+    ];
     assert_eq!(exempt, wanted.iter().map(|s| s.to_string()).collect());
 }
 
@@ -183,6 +240,8 @@ fn cert_manager_mode_mounts_its_certificate_and_injects_its_ca() {
         "fips-operator/fips-operator-webhook"
     );
     assert!(hook.client_config.ca_bundle.is_none());
+    // cert-manager's own pods must start for the certificate to exist.
+    assert!(exempt_namespaces(&hook).contains(&"cert-manager".into()));
     // cert-manager writes the Secret and the caBundle: the controller needs neither.
     let grants = grants_of(&docs, "fips-operator-controller");
     assert!(!allows(&grants, Some(NS), ("", "secrets"), "create", None));

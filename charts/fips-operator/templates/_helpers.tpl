@@ -74,6 +74,11 @@ app.kubernetes.io/component: controller
 {{- default (include "fips-operator.fullname" .) .Values.webhook.configurationName }}
 {{- end }}
 
+{{/* The namespace label that routes admission reviews (one key per release). */}}
+{{- define "fips-operator.admissionLabel" -}}
+{{- printf "admission.fips.operator.dev/%s" (include "fips-operator.fullname" . | trunc 63 | trimSuffix "-") }}
+{{- end }}
+
 {{- define "fips-operator.certSecret" -}}
 {{- default (printf "%s-webhook-tls" (include "fips-operator.fullname" .)) .Values.webhook.certificates.secretName }}
 {{- end }}
