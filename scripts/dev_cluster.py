@@ -640,9 +640,15 @@ def register_nodes(api: Api, d: Path) -> None:
             (root / "etc/crypto-policies/config").write_text("FIPS\n")
 
 
-def token_for(api: Api, sa: str, hours: int = 24) -> str:
-    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-            "spec": {"expirationSeconds": hours * 3600}}
+def token_for(api: Api, sa: str, hours: int = 24, node: str | None = None) -> str:
+    """A token of ServiceAccount `sa`; with `node`, bound to that Node, so that it names the
+    node (authentication.kubernetes.io/node-name) as the kubelet's projected token of a pod on
+    it does, and dies with it."""
+    spec: dict = {"expirationSeconds": hours * 3600}
+    if node is not None:
+        uid = api.get(f"/api/v1/nodes/{node}")["metadata"]["uid"]
+        spec["boundObjectRef"] = {"apiVersion": "v1", "kind": "Node", "name": node, "uid": uid}
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
     r = api.request("POST", f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{sa}/token", body)
     return r["status"]["token"]
 
@@ -718,7 +724,7 @@ def install_operator(state: State, api: Api, bins: Path, operator: Path, registr
                    "POD_NAME": f"{RELEASE}-controller-dev-{i}", "RUST_LOG": "info"})
     for node in NODES:
         name = f"probe-{node}"
-        token = token_for(api, probe_sa)
+        token = token_for(api, probe_sa, node=node)
         pkc = d / f"{name}.kubeconfig"
         kubeconfig(pkc, api.port, d / "pki", {"token": token})
         start(state, name, [operator, "probe", "--host-root", d / "nodes" / node, "--interval", "30s"],

@@ -44,6 +44,7 @@ CONFIG_FILES = {
     "serviceaccount.yaml": "rbac/service_account.yaml",
     "rbac-controller.yaml": "rbac/controller.yaml",
     "rbac-probe.yaml": "rbac/probe.yaml",
+    "probe-own-node.yaml": "rbac/probe_own_node.yaml",
     "deployment.yaml": "manager/deployment.yaml",
     "pdb.yaml": "manager/pdb.yaml",
     "service-metrics.yaml": "manager/metrics_service.yaml",

@@ -91,6 +91,8 @@ fn defaults_lint_render_and_every_object_is_typed() {
         ("Service", "fips-operator-webhook"),
         ("Service", "fips-operator-metrics"),
         ("ValidatingWebhookConfiguration", "fips-operator"),
+        ("ValidatingAdmissionPolicy", "fips-operator-probe-own-node"),
+        ("ValidatingAdmissionPolicyBinding", "fips-operator-probe-own-node"),
     ]
     .into_iter()
     .map(|(k, n)| (k.to_string(), n.to_string()))
@@ -121,6 +123,8 @@ fn defaults_lint_render_and_every_object_is_typed() {
             "ClusterRole",
             "ClusterRoleBinding",
             "ValidatingWebhookConfiguration",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
         ];
         if !cluster_scoped.contains(&d["kind"].as_str().unwrap_or_default()) {
             assert_eq!(d["metadata"]["namespace"], NS, "{}", d["metadata"]["name"]);

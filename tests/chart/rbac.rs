@@ -231,3 +231,45 @@ fn rbac_grants_each_role_what_its_code_calls_and_nothing_more() {
     ));
     assert!(!allows(&probe, None, ("", "nodes"), "patch", None));
 }
+
+/// The probe's writes to FipsStatus are bound to its own node by an admission policy (the
+/// real API server evaluates it in tests/control_plane.rs), which `probe.ownNodeOnly=false`
+/// leaves out.
+#[test]
+fn each_probe_may_write_only_its_own_nodes_status() {
+    let docs = render(&[]);
+    let policy = find(
+        &docs,
+        "ValidatingAdmissionPolicy",
+        "fips-operator-probe-own-node",
+    );
+    let spec = &policy["spec"];
+    assert_eq!(spec["failurePolicy"], "Fail");
+    let rules = &spec["matchConstraints"]["resourceRules"][0];
+    assert_eq!(
+        rules["resources"],
+        serde_json::json!(["fipsstatuses", "fipsstatuses/status"])
+    );
+    assert_eq!(
+        spec["matchConditions"][0]["expression"],
+        "request.userInfo.username == \"system:serviceaccount:fips-operator:fips-operator-probe\""
+    );
+    let binding = find(
+        &docs,
+        "ValidatingAdmissionPolicyBinding",
+        "fips-operator-probe-own-node",
+    );
+    assert_eq!(
+        binding["spec"]["policyName"],
+        "fips-operator-probe-own-node"
+    );
+    let actions = binding["spec"]["validationActions"]
+        .as_array()
+        .expect("actions");
+    assert!(actions.iter().any(|a| a == "Deny"), "{actions:?}");
+
+    let docs = render(&["--set", "probe.ownNodeOnly=false"]);
+    assert!(!docs.iter().any(|d| d["kind"]
+        .as_str()
+        .is_some_and(|k| k.starts_with("ValidatingAdmissionPolicy"))));
+}

@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+use k8s_openapi::api::admissionregistration::v1::{
+    ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, ValidatingWebhookConfiguration,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Namespace, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -148,6 +150,8 @@ pub fn check_typed(doc: &Value) {
         "ValidatingWebhookConfiguration" => round_trip::<ValidatingWebhookConfiguration>(doc),
         "CustomResourceDefinition" => round_trip::<CustomResourceDefinition>(doc),
         "NetworkPolicy" => round_trip::<NetworkPolicy>(doc),
+        "ValidatingAdmissionPolicy" => round_trip::<ValidatingAdmissionPolicy>(doc),
+        "ValidatingAdmissionPolicyBinding" => round_trip::<ValidatingAdmissionPolicyBinding>(doc),
         "Namespace" => round_trip::<Namespace>(doc),
         "Certificate" => {
             check_structurally(
