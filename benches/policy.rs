@@ -28,6 +28,7 @@ fn facts() -> ClusterFacts {
                 ("zone".to_string(), format!("z{}", i % 3)),
             ]),
             fips_enabled: Some(i % 50 != 0),
+            probe_not_running: false,
         })
         .collect();
     let namespaces = (0..NAMESPACES)
@@ -64,6 +65,7 @@ fn facts() -> ClusterFacts {
         pods,
         images,
         operator_namespace: "fips-operator".into(),
+        probe_hint: String::new(),
     }
 }
 

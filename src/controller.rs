@@ -20,7 +20,7 @@ pub mod status;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +30,7 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{store, Store};
+use kube::runtime::reflector::{store, ObjectRef, Store};
 use kube::{Client, ResourceExt};
 
 use crate::api::{FipsImageReport, FipsPolicy, FipsStatus};
@@ -254,8 +254,23 @@ impl Stores {
     ) -> ClusterFacts {
         let stale = SignedDuration::try_from(settings.node_stale_after)
             .unwrap_or(SignedDuration::from_hours(24));
+        let pods = self.pods.state();
+        let running = facts::probe_nodes(&pods, &settings.namespace);
+        let operator_ns = self.namespaces.get(&ObjectRef::new(&settings.namespace));
         ClusterFacts {
-            nodes: facts::node_facts(&self.nodes.state(), &self.statuses_by_node(), now, stale),
+            nodes: facts::node_facts(
+                &self.nodes.state(),
+                &self.statuses_by_node(),
+                &running,
+                now,
+                stale,
+            ),
+            probe_hint: facts::probe_not_running_hint(
+                &settings.namespace,
+                operator_ns
+                    .as_ref()
+                    .map_or(&BTreeMap::new(), |n| n.labels()),
+            ),
             namespaces: self
                 .namespaces
                 .state()
@@ -265,12 +280,7 @@ impl Stores {
                     labels: ns.labels().clone(),
                 })
                 .collect(),
-            pods: self
-                .pods
-                .state()
-                .iter()
-                .map(|p| facts::pod_facts(p))
-                .collect(),
+            pods: pods.iter().map(|p| facts::pod_facts(p)).collect(),
             images: facts::image_verdicts(
                 &self.reports.state(),
                 image_policy,

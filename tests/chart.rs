@@ -92,7 +92,10 @@ fn defaults_lint_render_and_every_object_is_typed() {
         ("Service", "fips-operator-metrics"),
         ("ValidatingWebhookConfiguration", "fips-operator"),
         ("ValidatingAdmissionPolicy", "fips-operator-probe-own-node"),
-        ("ValidatingAdmissionPolicyBinding", "fips-operator-probe-own-node"),
+        (
+            "ValidatingAdmissionPolicyBinding",
+            "fips-operator-probe-own-node",
+        ),
     ]
     .into_iter()
     .map(|(k, n)| (k.to_string(), n.to_string()))

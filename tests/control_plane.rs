@@ -354,6 +354,7 @@ fn operator_on_a_real_control_plane() {
     node_statuses(&c);
     leader_failover(&c);
     api_server_restart(&c, &legacy);
+    probe_not_running(&c);
     webhook_down(&c, &legacy);
     rbac_matches_use(&c);
     uninstall(&c, &legacy);
@@ -805,6 +806,81 @@ fn node_statuses(c: &Cluster) {
         }
     });
     step("FipsStatus per node, owned by its Node, collected with it; labels follow");
+}
+
+/// With the operator's namespace at Pod Security `baseline`, a node that joins gets no probe
+/// pod (Pod Security refuses it): the node is reported as not probed, on its FipsStatus and in
+/// the policy's condition naming the level, and labelled `unknown`, not judged not-FIPS.
+fn probe_not_running(c: &Cluster) {
+    const LATE: &str = "dev-amd64-late";
+    const LEVEL: &str = "pod-security.kubernetes.io/enforce";
+    c.ok(&[
+        "label",
+        "namespace",
+        NS,
+        &format!("{LEVEL}=baseline"),
+        "--overwrite",
+    ]);
+    let node = json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": LATE, "labels": {"kubernetes.io/os": "linux",
+            "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": LATE}}});
+    let out = c.apply(&node);
+    assert!(out.status.success(), "{}", text(&out));
+    let (status, condition) = eventually(90, "the late node to be reported as not probed", || {
+        let node = c.json(&["get", "node", LATE]);
+        let label = node["metadata"]["labels"]["fips.operator.dev/enabled"].clone();
+        let status = c.kubectl_in(&["get", "fipsstatus", LATE, "-o", "json"], None);
+        let status: Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+        let policy = c.json(&["get", "fipspolicy", "cp-enforce"]);
+        let condition = policy["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "NodesCompliant")
+            .cloned()
+            .unwrap_or_default();
+        let named = condition["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("the probe is not running on node {LATE}")));
+        if label == "unknown" && status["status"]["conditions"].is_array() && named {
+            Ok((status, condition))
+        } else {
+            Err(format!(
+                "label {label}, status {status}, condition {condition}"
+            ))
+        }
+    });
+    let compliant = &status["status"]["conditions"][0];
+    assert_eq!(compliant["type"], "Compliant", "{status}");
+    assert_eq!(compliant["status"], "Unknown", "{status}");
+    assert_eq!(compliant["reason"], "ProbeNotRunning", "{status}");
+    for text in [&compliant["message"], &condition["message"]] {
+        let text = text.as_str().unwrap_or_default();
+        assert!(
+            text.contains("enforces Pod Security level \"baseline\"")
+                && text.contains(&format!("kubectl label namespace {NS} {LEVEL}=privileged")),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        status["metadata"]["ownerReferences"][0]["name"], LATE,
+        "{status}"
+    );
+    // Not judged: no taint, and the other nodes keep their verdicts.
+    let late = c.json(&["get", "node", LATE]);
+    assert!(
+        !taints(&late).any(|t| t["key"] == "fips.operator.dev/not-fips"),
+        "{late}"
+    );
+    c.ok(&[
+        "label",
+        "namespace",
+        NS,
+        &format!("{LEVEL}=privileged"),
+        "--overwrite",
+    ]);
+    c.ok(&["delete", "node", LATE, "--wait=true"]);
+    step("probe refused by Pod Security on a new node: reported as not running (FipsStatus, policy condition naming the level), labelled unknown, not judged");
 }
 
 /// A node's probe writes its own node's FipsStatus and no other (the chart's

@@ -1,7 +1,7 @@
 //! From API objects to the plain facts of the decision core (`crate::policy::cluster`), and the
 //! pruning that keeps watched Pods and workloads small (issue 4, point 4). Pure.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
@@ -28,11 +28,10 @@ pub fn node_fips(
     now: Timestamp,
     stale_after: SignedDuration,
 ) -> Option<bool> {
-    let status = status?.status.as_ref()?;
-    let seen: Timestamp = status.probe_time.parse().ok()?;
-    if now.duration_since(seen) > stale_after || seen.duration_since(now) > MAX_SKEW {
+    if !reported(status, now, stale_after) {
         return None;
     }
+    let status = status?.status.as_ref()?;
     let policy_ok = status
         .crypto_policy
         .as_deref()
@@ -44,18 +43,71 @@ pub fn node_fips(
     }
 }
 
+/// True when the node's probe wrote its FipsStatus recently (and not in the future).
+pub fn reported(status: Option<&FipsStatus>, now: Timestamp, stale_after: SignedDuration) -> bool {
+    let seen = status
+        .and_then(|s| s.status.as_ref())
+        .and_then(|s| s.probe_time.parse::<Timestamp>().ok());
+    seen.is_some_and(|seen| {
+        now.duration_since(seen) <= stale_after && seen.duration_since(now) <= MAX_SKEW
+    })
+}
+
+/// The nodes on which a pod of the probe DaemonSet (in `namespace`) is running.
+pub fn probe_nodes(pods: &[std::sync::Arc<Pod>], namespace: &str) -> HashSet<String> {
+    pods.iter()
+        .filter(|p| p.namespace().as_deref() == Some(namespace))
+        .filter(|p| {
+            p.owner_references()
+                .iter()
+                .any(|o| o.kind == "DaemonSet" && o.name == crate::controller::daemonset::NAME)
+        })
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .filter_map(|p| p.spec.as_ref().and_then(|s| s.node_name.clone()))
+        .collect()
+}
+
+/// Why no probe runs, as far as the operator's namespace tells: a Pod Security level that
+/// refuses the probe's privileged pod, or where to look.
+pub fn probe_not_running_hint(namespace: &str, labels: &BTreeMap<String, String>) -> String {
+    const ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+    let describe = format!(
+        "`kubectl -n {namespace} describe daemonset {}` says why",
+        crate::controller::daemonset::NAME
+    );
+    match labels.get(ENFORCE).map(String::as_str) {
+        Some(level) if level != "privileged" => format!(
+            "namespace {namespace} enforces Pod Security level {level:?}, which refuses the \
+             probe's pods (they need hostPID, host paths and added capabilities): `kubectl \
+             label namespace {namespace} {ENFORCE}=privileged --overwrite`; {describe}"
+        ),
+        _ => format!(
+            "no probe pod runs there: {describe} (a Pod Security level that refuses \
+             privileged pods, a node the probe's image cannot be pulled on, a taint or a \
+             non-Linux node)"
+        ),
+    }
+}
+
+/// The decision core's view of the nodes. `running`: nodes where a probe pod runs.
 pub fn node_facts(
     nodes: &[std::sync::Arc<Node>],
     statuses: &HashMap<String, std::sync::Arc<FipsStatus>>,
+    running: &HashSet<String>,
     now: Timestamp,
     stale_after: SignedDuration,
 ) -> Vec<NodeFacts> {
     nodes
         .iter()
-        .map(|n| NodeFacts {
-            name: n.name_any(),
-            labels: n.labels().clone(),
-            fips_enabled: node_fips(statuses.get(&n.name_any()).map(|s| &**s), now, stale_after),
+        .map(|n| {
+            let name = n.name_any();
+            let status = statuses.get(&name).map(|s| &**s);
+            NodeFacts {
+                labels: n.labels().clone(),
+                fips_enabled: node_fips(status, now, stale_after),
+                probe_not_running: !reported(status, now, stale_after) && !running.contains(&name),
+                name,
+            }
         })
         .collect()
 }

@@ -8,12 +8,16 @@ use k8s_openapi::api::core::v1::{Node, Taint};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
-use super::facts::node_fips;
-use super::{Context, Error};
-use crate::api::{FipsPolicy, NodeAction, NODE_FIPS_LABEL, NODE_TAINT_KEY};
+use super::facts::{node_fips, probe_nodes, probe_not_running_hint, reported};
+use super::{Context, Error, MANAGER};
+use crate::api::{
+    condition, set_condition, ConditionStatus, FipsPolicy, FipsStatus, NodeAction, NODE_FIPS_LABEL,
+    NODE_TAINT_KEY,
+};
 use crate::policy::cluster::selector_matches;
 
 /// What the operator's label and taint on a node should be.
@@ -34,9 +38,15 @@ fn rank(action: NodeAction) -> u8 {
 }
 
 /// The label says `true` only when the node's probe proved FIPS mode recently; a node without
-/// a (fresh) FipsStatus is labelled `false`. The taint is only set on a node proven not to be
-/// in FIPS mode, so that a node whose probe has not reported yet stays schedulable.
-pub fn node_wanted(node: &Node, fips: Option<bool>, policies: &[Arc<FipsPolicy>]) -> NodeWanted {
+/// a (fresh) FipsStatus is labelled `false`, or `unknown` when no probe runs on it to say
+/// (`probe_not_running`: it is reported, not judged). The taint is only set on a node proven
+/// not to be in FIPS mode, so that a node whose probe has not reported yet stays schedulable.
+pub fn node_wanted(
+    node: &Node,
+    fips: Option<bool>,
+    probe_not_running: bool,
+    policies: &[Arc<FipsPolicy>],
+) -> NodeWanted {
     let action = policies
         .iter()
         .filter(|p| selector_matches(p.spec.node_selector.as_ref(), node.labels()))
@@ -48,7 +58,11 @@ pub fn node_wanted(node: &Node, fips: Option<bool>, policies: &[Arc<FipsPolicy>]
             taint: false,
         },
         Some(action) => NodeWanted {
-            label: Some(if fips == Some(true) { "true" } else { "false" }),
+            label: Some(match fips {
+                Some(true) => "true",
+                None if probe_not_running => "unknown",
+                _ => "false",
+            }),
             taint: action == NodeAction::Taint && fips == Some(false),
         },
     }
@@ -105,13 +119,20 @@ pub async fn reconcile_nodes(ctx: &Context, now: Timestamp) -> Result<usize, Err
     let api: Api<Node> = Api::all(ctx.client.clone());
     let mut patched = 0;
     let mut first_error = None;
+    let running = probe_nodes(&ctx.stores.pods.state(), &ctx.settings.namespace);
     let mut nodes = ctx.stores.nodes.state();
     nodes.sort_by_key(|n| n.name_any());
     for node in nodes {
         let name = node.name_any();
         let status = statuses.get(&name);
         let fips = node_fips(status.map(|s| &**s), now, stale);
-        let wanted = node_wanted(&node, fips, &policies);
+        let not_running = !reported(status.map(|s| &**s), now, stale) && !running.contains(&name);
+        let wanted = node_wanted(&node, fips, not_running, &policies);
+        if not_running && wanted.label.is_some() {
+            if let Err(e) = report_probe_not_running(ctx, &node, status.map(|s| &**s), now).await {
+                first_error.get_or_insert(e);
+            }
+        }
         let Some(patch) = node_patch(&node, wanted) else {
             continue;
         };
@@ -155,6 +176,73 @@ pub async fn reconcile_nodes(ctx: &Context, now: Timestamp) -> Result<usize, Err
     }
     first_error.map_or(Ok(patched), Err)
 }
+
+/// On the node's FipsStatus (created if absent, owned by the Node): `Compliant` is Unknown
+/// because no probe runs there, and why. The probe's next write replaces it.
+async fn report_probe_not_running(
+    ctx: &Context,
+    node: &Node,
+    status: Option<&FipsStatus>,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let name = node.name_any();
+    let namespace = &ctx.settings.namespace;
+    let labels = ctx
+        .stores
+        .namespaces
+        .get(&ObjectRef::new(namespace))
+        .map(|n| n.labels().clone())
+        .unwrap_or_default();
+    let message = format!(
+        "the probe is not running on node {name}, so its FIPS mode is not known: {}",
+        probe_not_running_hint(namespace, &labels)
+    );
+    let said = status
+        .and_then(|s| s.status.as_ref())
+        .and_then(|s| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == condition::COMPLIANT)
+        })
+        .is_some_and(|c| c.reason == PROBE_NOT_RUNNING && c.message == message);
+    if said {
+        return Ok(());
+    }
+    let api: Api<FipsStatus> = Api::all(ctx.client.clone());
+    let params = PatchParams::apply(MANAGER).force();
+    let object = json!({
+        "apiVersion": "fips.operator.dev/v1alpha1",
+        "kind": "FipsStatus",
+        "metadata": {"name": name, "ownerReferences": [
+            {"apiVersion": "v1", "kind": "Node", "name": name, "uid": node.uid()}]},
+        "spec": {"nodeName": name},
+    });
+    api.patch(&name, &params, &Patch::Apply(&object))
+        .await
+        .map_err(Error::kube(format!("applying FipsStatus {name}")))?;
+    let mut conditions = Vec::new();
+    set_condition(
+        &mut conditions,
+        condition::COMPLIANT,
+        ConditionStatus::Unknown,
+        PROBE_NOT_RUNNING,
+        &message,
+        None,
+        now,
+    );
+    let body = json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsStatus",
+                      "status": {"conditions": conditions}});
+    api.patch_status(&name, &params, &Patch::Apply(&body))
+        .await
+        .map_err(Error::kube(format!(
+            "writing the status of FipsStatus {name}"
+        )))?;
+    tracing::warn!(node = %name, "{message}");
+    Ok(())
+}
+
+/// The reason of a FipsStatus condition written for a node without a running probe.
+pub const PROBE_NOT_RUNNING: &str = "ProbeNotRunning";
 
 /// Events are best effort: a failure to record one is logged, never fails a reconcile.
 pub(crate) async fn publish<K: Resource<DynamicType = ()>>(

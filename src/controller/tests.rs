@@ -248,26 +248,26 @@ fn node_actions_combine_strictest_first() {
         label: None,
         taint: false,
     };
-    assert_eq!(node_wanted(&node, Some(false), &[]), none);
+    assert_eq!(node_wanted(&node, Some(false), false, &[]), none);
     assert_eq!(
-        node_wanted(&node, Some(false), &[policy("Taint", "b")]),
+        node_wanted(&node, Some(false), false, &[policy("Taint", "b")]),
         none,
         "not selected"
     );
     assert_eq!(
-        node_wanted(&node, Some(false), &[policy("None", "a")]),
+        node_wanted(&node, Some(false), false, &[policy("None", "a")]),
         none
     );
     let label = [policy("Label", "a"), policy("None", "a")];
     assert_eq!(
-        node_wanted(&node, Some(true), &label),
+        node_wanted(&node, Some(true), false, &label),
         NodeWanted {
             label: Some("true"),
             taint: false
         }
     );
     assert_eq!(
-        node_wanted(&node, None, &label),
+        node_wanted(&node, None, false, &label),
         NodeWanted {
             label: Some("false"),
             taint: false
@@ -275,14 +275,14 @@ fn node_actions_combine_strictest_first() {
     );
     let taint = [policy("Label", "a"), policy("Taint", "a")];
     assert_eq!(
-        node_wanted(&node, Some(false), &taint),
+        node_wanted(&node, Some(false), false, &taint),
         NodeWanted {
             label: Some("false"),
             taint: true
         }
     );
     assert_eq!(
-        node_wanted(&node, None, &taint),
+        node_wanted(&node, None, false, &taint),
         NodeWanted {
             label: Some("false"),
             taint: false
@@ -290,10 +290,26 @@ fn node_actions_combine_strictest_first() {
         "unprobed: no taint"
     );
     assert_eq!(
-        node_wanted(&node, Some(true), &taint),
+        node_wanted(&node, Some(true), false, &taint),
         NodeWanted {
             label: Some("true"),
             taint: false
+        }
+    );
+    // No fresh report and no probe running: unknown, never tainted.
+    assert_eq!(
+        node_wanted(&node, None, true, &taint),
+        NodeWanted {
+            label: Some("unknown"),
+            taint: false
+        }
+    );
+    // A fresh report decides, running probe or not.
+    assert_eq!(
+        node_wanted(&node, Some(false), true, &taint),
+        NodeWanted {
+            label: Some("false"),
+            taint: true
         }
     );
     // Already in line: no patch.
@@ -658,4 +674,45 @@ fn namespaces_are_routed_by_their_strictest_policy_once_the_ca_is_published() {
         wanted_label(enforce, Some("enforce"), Published::Absent),
         None
     );
+}
+
+#[test]
+fn a_probe_runs_where_its_daemonset_pod_runs_and_a_namespace_level_is_named() {
+    let pod = |ns: &str, owner: &str, node: &str, phase: &str| -> Arc<Pod> {
+        Arc::new(from(
+            json!({"metadata": {"name": format!("{owner}-{node}"), "namespace": ns,
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": owner, "uid": "u"}]},
+            "spec": {"nodeName": node, "containers": []}, "status": {"phase": phase}}),
+        ))
+    };
+    let pods = [
+        pod("fips-operator", "fips-operator-probe", "a", "Running"),
+        pod("fips-operator", "fips-operator-probe", "b", "Pending"),
+        pod("fips-operator", "other", "c", "Running"),
+        pod("elsewhere", "fips-operator-probe", "d", "Running"),
+    ];
+    let running = super::facts::probe_nodes(&pods, "fips-operator");
+    assert_eq!(running, ["a".to_string()].into());
+
+    let level = |v: Option<&str>| {
+        let labels = v
+            .map(|v| {
+                [(
+                    "pod-security.kubernetes.io/enforce".to_string(),
+                    v.to_string(),
+                )]
+                .into()
+            })
+            .unwrap_or_default();
+        super::facts::probe_not_running_hint("fips-operator", &labels)
+    };
+    assert!(level(Some("baseline")).starts_with(
+        "namespace fips-operator enforces Pod Security level \"baseline\", which refuses"
+    ));
+    assert!(level(Some("baseline")).contains(
+        "kubectl label namespace fips-operator pod-security.kubernetes.io/enforce=privileged --overwrite"
+    ));
+    for v in [Some("privileged"), None] {
+        assert!(level(v).starts_with("no probe pod runs there: `kubectl -n fips-operator describe daemonset fips-operator-probe`"));
+    }
 }

@@ -19,6 +19,9 @@ pub struct NodeFacts {
     pub labels: BTreeMap<String, String>,
     /// From its FipsStatus (kernel flag and boot flag); `None` until the probe reported.
     pub fips_enabled: Option<bool>,
+    /// No recent FipsStatus and no probe pod running on the node: nothing is known of it, and
+    /// it is reported as such rather than judged.
+    pub probe_not_running: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +64,8 @@ pub struct ClusterFacts {
     pub images: HashMap<String, ImageVerdict>,
     /// Always exempt, whatever a policy says.
     pub operator_namespace: String,
+    /// Why a probe may not be running, for nodes with `probe_not_running`.
+    pub probe_hint: String,
 }
 
 /// True when `labels` satisfy the selector (`None` selects everything).
@@ -243,18 +248,51 @@ pub fn evaluate_policy(
             "the nodeSelector matches no node".to_string(),
         )
     } else {
+        let unprobed: Vec<&str> = selected_nodes
+            .iter()
+            .filter(|n| n.probe_not_running)
+            .map(|n| n.name.as_str())
+            .collect();
         let missing = selected_nodes
             .iter()
-            .filter(|n| n.fips_enabled != Some(true))
+            .filter(|n| n.fips_enabled != Some(true) && !n.probe_not_running)
             .count();
-        (
-            ConditionStatus::False,
-            "NodesNotFips",
+        let unprobed_note = (!unprobed.is_empty()).then(|| {
+            const SHOWN: usize = 5;
+            let more = unprobed.len().saturating_sub(SHOWN);
             format!(
+                "the probe is not running on node{} {}{}, so {} not judged: {}",
+                if unprobed.len() == 1 { "" } else { "s" },
+                unprobed[..unprobed.len().min(SHOWN)].join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                },
+                if unprobed.len() == 1 {
+                    "it is"
+                } else {
+                    "they are"
+                },
+                facts.probe_hint
+            )
+        });
+        if missing > 0 {
+            let mut msg = format!(
                 "{missing} of {} selected nodes are not in FIPS mode",
                 selected_nodes.len()
-            ),
-        )
+            );
+            if let Some(note) = unprobed_note {
+                msg = format!("{msg}; {note}");
+            }
+            (ConditionStatus::False, "NodesNotFips", msg)
+        } else {
+            (
+                ConditionStatus::Unknown,
+                "ProbeNotRunning",
+                unprobed_note.unwrap_or_default(),
+            )
+        }
     };
     set_condition(
         &mut conditions,

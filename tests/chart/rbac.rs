@@ -24,6 +24,9 @@ const CONTROLLER_NEEDS: &[&str] = &[
     "cluster fips.operator.dev fipsimagereports/status patch",
     // nodes.rs: merge patch of labels and taints.
     "cluster core nodes patch",
+    // nodes.rs: the FipsStatus of a node no probe runs on (server-side apply).
+    "cluster fips.operator.dev fipsstatuses create,patch",
+    "cluster fips.operator.dev fipsstatuses/status patch",
     // namespaces.rs: merge patch of the admission routing label.
     "cluster core namespaces patch",
     // scan_queue.rs pull_secrets: get_opt of a ServiceAccount and of each named Secret.

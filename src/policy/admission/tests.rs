@@ -333,6 +333,7 @@ fn pods_pinned_to_nodes_that_are_not_fips_are_refused() {
         name: name.into(),
         labels: BTreeMap::from([("pool".to_string(), pool.to_string())]),
         fips_enabled: fips,
+        probe_not_running: false,
     };
     let nodes = [
         node("n1", Some(true), "fips"),

@@ -22,6 +22,7 @@ fn node(name: &str, fips: Option<bool>, l: &[(&str, &str)]) -> NodeFacts {
         name: name.into(),
         labels: labels(l),
         fips_enabled: fips,
+        probe_not_running: false,
     }
 }
 
@@ -93,6 +94,7 @@ fn facts() -> ClusterFacts {
         ],
         images,
         operator_namespace: "fips-operator".into(),
+        probe_hint: "namespace fips-operator enforces Pod Security level \"baseline\"".into(),
     }
 }
 
@@ -386,5 +388,49 @@ fn reconciling_while_images_wait_for_a_verdict() {
             .expect("Ready")
             .status,
         "True"
+    );
+}
+
+#[test]
+fn a_node_without_a_running_probe_is_reported_not_judged() {
+    let mut f = facts();
+    f.nodes = vec![
+        node("n1", Some(true), &[]),
+        NodeFacts {
+            probe_not_running: true,
+            ..node("n2", None, &[])
+        },
+    ];
+    let condition = |f: &ClusterFacts| {
+        let status = evaluate_policy(&spec(Mode::Audit), f, &Default::default(), Some(1), t(T0));
+        status
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == crate::api::condition::NODES_COMPLIANT)
+            .expect("NodesCompliant")
+    };
+    let c = condition(&f);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("Unknown", "ProbeNotRunning")
+    );
+    assert_eq!(
+        c.message,
+        "the probe is not running on node n2, so it is not judged: namespace fips-operator \
+         enforces Pod Security level \"baseline\""
+    );
+    // A node proven not FIPS still makes the condition False, and the unprobed one is named.
+    f.nodes.push(node("n3", Some(false), &[]));
+    let c = condition(&f);
+    assert_eq!(
+        (c.status.as_str(), c.reason.as_str()),
+        ("False", "NodesNotFips")
+    );
+    assert!(
+        c.message.starts_with(
+            "1 of 3 selected nodes are not in FIPS mode; the probe is not running on node n2"
+        ),
+        "{}",
+        c.message
     );
 }
