@@ -53,6 +53,16 @@ fn node(name: &str, labels: Value) -> Value {
            "metadata": {"name": name, "uid": format!("uid-{name}"), "resourceVersion": "7", "labels": labels}})
 }
 
+/// A running pod of the probe DaemonSet on `node`: the node's probe runs (it may not have
+/// reported yet).
+fn probe_pod(node: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": format!("fips-operator-probe-{node}"), "namespace": "fips-operator",
+                        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet",
+                                             "name": "fips-operator-probe", "uid": "ds"}]},
+           "spec": {"nodeName": node, "containers": []}, "status": {"phase": "Running"}})
+}
+
 fn fips_status(node: &str, enabled: bool, probe_time: &str) -> Value {
     json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsStatus",
            "metadata": {"name": node}, "spec": {"nodeName": node},
@@ -336,6 +346,7 @@ async fn nodes_get_the_label_and_the_taint_the_strictest_policy_asks_for() {
     put(&mut w.nodes, node("a-fips", json!({"pool": "fips"})));
     put(&mut w.nodes, node("b-off", json!({"pool": "fips"})));
     put(&mut w.nodes, node("c-unprobed", json!({"pool": "fips"})));
+    put(&mut w.pods, probe_pod("c-unprobed"));
     put(
         &mut w.nodes,
         node(
@@ -480,10 +491,80 @@ async fn a_node_back_in_fips_mode_loses_the_taint() {
 }
 
 #[tokio::test]
+async fn a_node_without_a_running_probe_is_labelled_unknown_and_its_status_says_why() {
+    let (ctx, mut w, mut server) = context();
+    put(&mut w.nodes, node("n1", json!({})));
+    put(
+        &mut w.namespaces,
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "fips-operator",
+               "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}}),
+    );
+    put(
+        &mut w.policies,
+        policy("taint", json!({"mode": "Enforce", "nodeAction": "Taint"})),
+    );
+    let (r, seen) = tokio::join!(nodes::reconcile_nodes(&ctx, now()), async {
+        let object = server.echo().await;
+        let status = server.apply_onto(&object.body).await;
+        vec![object, status, server.echo().await]
+    });
+    assert_eq!(r.expect("reconcile"), 1);
+    let apply = "application/apply-patch+yaml";
+    assert_eq!(
+        (
+            seen[0].method.as_str(),
+            seen[0].path.as_str(),
+            seen[0].content_type.as_str()
+        ),
+        (
+            "PATCH",
+            "/apis/fips.operator.dev/v1alpha1/fipsstatuses/n1",
+            apply
+        )
+    );
+    assert_eq!(
+        seen[0].body["metadata"]["ownerReferences"][0]["kind"],
+        "Node"
+    );
+    assert_eq!(seen[0].body["spec"]["nodeName"], "n1");
+    assert_eq!(
+        seen[1].path,
+        "/apis/fips.operator.dev/v1alpha1/fipsstatuses/n1/status"
+    );
+    let condition = &seen[1].body["status"]["conditions"][0];
+    assert_eq!(
+        (
+            &condition["type"],
+            &condition["status"],
+            &condition["reason"]
+        ),
+        (
+            &json!("Compliant"),
+            &json!("Unknown"),
+            &json!("ProbeNotRunning")
+        )
+    );
+    let message = condition["message"].as_str().expect("message");
+    assert!(
+        message.starts_with("the probe is not running on node n1, so its FIPS mode is not known: namespace fips-operator enforces Pod Security level \"restricted\""),
+        "{message}"
+    );
+    // Unknown, and not tainted: nothing is proven.
+    assert_eq!(seen[2].path, "/api/v1/nodes/n1");
+    assert_eq!(
+        seen[2].body,
+        json!({"metadata": {"resourceVersion": "7",
+        "labels": {"fips.operator.dev/enabled": "unknown"}}})
+    );
+}
+
+#[tokio::test]
 async fn a_node_that_cannot_be_written_does_not_hold_up_the_others() {
     let (ctx, mut w, mut server) = context();
     put(&mut w.nodes, node("a", json!({})));
     put(&mut w.nodes, node("b", json!({})));
+    put(&mut w.pods, probe_pod("a"));
+    put(&mut w.pods, probe_pod("b"));
     put(&mut w.policies, policy("p", json!({"mode": "Audit"})));
     let conflict = |_: &support::mock_api::Seen| {
         json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict",
@@ -509,6 +590,7 @@ async fn a_node_that_cannot_be_written_does_not_hold_up_the_others() {
 async fn a_conflicting_node_write_is_an_error_naming_the_node() {
     let (ctx, mut w, mut server) = context();
     put(&mut w.nodes, node("n1", json!({})));
+    put(&mut w.pods, probe_pod("n1"));
     put(&mut w.policies, policy("p", json!({"mode": "Audit"})));
     let (r, _) = tokio::join!(nodes::reconcile_nodes(&ctx, now()), server.answer_with(
         http::StatusCode::CONFLICT,
