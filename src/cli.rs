@@ -8,6 +8,7 @@ pub mod crd;
 mod output;
 mod probe;
 mod scan;
+mod uninstall;
 
 use std::process::ExitCode;
 
@@ -62,6 +63,11 @@ pub enum Command {
     /// Run the operator: keep FipsPolicy status, Node labels and taints, the probe DaemonSet
     /// and FipsImageReports true (the Deployment role; needs a cluster).
     Controller(Box<controller::ControllerArgs>),
+    /// Take back what the operator wrote into the cluster beyond the chart's objects: the
+    /// FipsPolicies and their probe DaemonSet, node labels and taints, namespace routing
+    /// labels, FipsImageReports and FipsStatuses (and with --delete-crds the CRDs). Run it
+    /// with `helm uninstall`, before or after.
+    Uninstall(uninstall::UninstallArgs),
 }
 
 /// Exit codes shared by `scan`, `check` and `admit`.
@@ -106,6 +112,7 @@ pub fn run() -> ExitCode {
         Command::Admit(a) => admit::run(*a),
         Command::Probe(a) => probe::run(*a),
         Command::Controller(a) => controller::run(*a),
+        Command::Uninstall(a) => uninstall::run(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

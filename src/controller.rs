@@ -19,6 +19,7 @@ pub mod server;
 pub mod status;
 #[cfg(test)]
 mod tests;
+pub mod uninstall;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -1411,23 +1411,87 @@ fn uninstall(c: &Cluster, legacy: &str) {
     // The controllers were stopped by the webhook-down step: start them again first.
     let again = Cluster::up_in(&c.dir);
     std::mem::forget(again);
-    c.ok(&["delete", "fipspolicies", "--all", "--wait=true"]);
-    eventually(90, "labels and taints to be taken back", || {
-        let marked = node_names(c, |n| {
+    // A policy deleted: the controller takes its namespace's routing back.
+    c.ok(&["delete", "fipspolicy", "cp-warn", "--wait=true"]);
+    eventually(
+        60,
+        "the warned namespace's routing to be taken back",
+        || match routing(c, WARNED) {
+            None => Ok(()),
+            Some(v) => Err(v),
+        },
+    );
+    // `helm uninstall` with a policy left: the Deployment goes (its processes stop), then the
+    // chart's other objects; Helm leaves the CRDs, so the policy, the DaemonSet it owns, the
+    // node labels, the routing label and the reports stay behind.
+    let stopping = set_running(c, &["controller-", "probe-"], "TERM");
+    exited(&stopping, "the operator's processes to exit after SIGTERM");
+    let instance = "app.kubernetes.io/instance=fips-operator";
+    c.ok(&[
+        "-n",
+        NS,
+        "delete",
+        "deployment,service,serviceaccount,role,rolebinding,poddisruptionbudget,\
+         validatingwebhookconfiguration,validatingadmissionpolicy,\
+         validatingadmissionpolicybinding,clusterrole,clusterrolebinding",
+        "-l",
+        instance,
+        "--wait=true",
+    ]);
+    let ds = c.kubectl_in(&["-n", NS, "get", "daemonset", "fips-operator-probe"], None);
+    assert!(
+        ds.status.success(),
+        "nothing left behind to take back: {}",
+        text(&ds)
+    );
+    assert_eq!(routing(c, ENFORCED).as_deref(), Some("enforce"));
+    let marked = |c: &Cluster| {
+        node_names(c, |n| {
             n["metadata"]["labels"]["fips.operator.dev/enabled"].is_string()
                 || taints(n).any(|t| {
                     t["key"]
                         .as_str()
                         .is_some_and(|k| k.starts_with("fips.operator.dev/"))
                 })
-        });
-        if marked.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("{marked:?}"))
-        }
-    });
-    eventually(60, "the probe DaemonSet to be collected", || {
+        })
+    };
+    assert!(!marked(c).is_empty(), "no node label left behind");
+
+    // `fips-operator uninstall` takes the rest back (twice: it is idempotent). The DaemonSet
+    // goes with its policy (the garbage collector may be first) or by the command.
+    let uninstall = || {
+        Command::new(env!("CARGO_BIN_EXE_fips-operator"))
+            .args(["uninstall", "--namespace", NS, "--delete-crds"])
+            .env("KUBECONFIG", &c.kubeconfig)
+            .output()
+            .expect("run fips-operator uninstall")
+    };
+    let out = uninstall();
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    for needle in [
+        "deleted FipsPolicy cp-enforce",
+        "removed the label fips.operator.dev/enabled",
+        &format!("namespace {ENFORCED}: removed the label {ROUTING_LABEL}"),
+        "deleted CustomResourceDefinition fipspolicies.fips.operator.dev",
+    ] {
+        assert!(
+            said.contains(needle),
+            "uninstall did not say {needle:?}: {said}"
+        );
+    }
+    let out = uninstall();
+    assert!(out.status.success(), "again: {}", text(&out));
+    assert!(!text(&out).contains("deleted FipsPolicy"), "{}", text(&out));
+
+    assert_eq!(
+        marked(c),
+        Vec::<String>::new(),
+        "node labels or taints left"
+    );
+    let routed = c.ok(&["get", "namespaces", "-o", "name", "-l", ROUTING_LABEL]);
+    assert!(routed.trim().is_empty(), "routing left: {routed}");
+    eventually(60, "the probe DaemonSet to be gone", || {
         let out = c.kubectl_in(&["-n", NS, "get", "daemonset", "fips-operator-probe"], None);
         if out.status.success() {
             Err("still there".into())
@@ -1435,30 +1499,6 @@ fn uninstall(c: &Cluster, legacy: &str) {
             Ok(())
         }
     });
-    let routed: Vec<String> = c
-        .ok(&["get", "namespaces", "-o", "name", "-l", ROUTING_LABEL])
-        .lines()
-        .map(String::from)
-        .collect();
-    assert!(routed.is_empty(), "routed with no policy: {routed:?}");
-    // `helm uninstall` deletes the Deployment: its processes stop. Before the chart's objects
-    // go: with no policy and no controller running, the webhook configuration refuses nothing.
-    let stopping = set_running(c, &["controller-", "probe-"], "TERM");
-    exited(&stopping, "the operator's processes to exit after SIGTERM");
-    let out = c.apply(&pod(ENFORCED, "no-policy-no-operator", legacy));
-    assert!(
-        out.status.success(),
-        "blocked with no policy: {}",
-        text(&out)
-    );
-    let chart = c.dir.join("chart.yaml");
-    c.ok(&[
-        "delete",
-        "--wait=true",
-        "--ignore-not-found",
-        "-f",
-        chart.to_str().expect("path"),
-    ]);
     let left = c.ok(&[
         "get",
         "validatingwebhookconfigurations,validatingadmissionpolicies,\
@@ -1471,15 +1511,32 @@ fn uninstall(c: &Cluster, legacy: &str) {
         .filter(|l| l.contains("fips-operator"))
         .collect();
     assert!(ours.is_empty(), "left after uninstall: {ours:?}");
-    let crds = c.ok(&["get", "crd", "-o", "name"]);
-    assert!(!crds.contains("fips.operator.dev"), "{crds}");
+    let left = c.ok(&[
+        "-n",
+        NS,
+        "get",
+        "all,secrets,serviceaccounts,roles,rolebindings",
+        "-l",
+        instance,
+        "-o",
+        "name",
+    ]);
+    assert!(left.trim().is_empty(), "left after uninstall: {left}");
+    eventually(60, "the CRDs to be gone", || {
+        let crds = c.ok(&["get", "crd", "-o", "name"]);
+        if crds.contains("fips.operator.dev") {
+            Err(crds)
+        } else {
+            Ok(())
+        }
+    });
     let out = c.apply(&pod(ENFORCED, "after-uninstall", legacy));
     assert!(
         out.status.success(),
         "blocked after uninstall: {}",
         text(&out)
     );
-    step("uninstall: nothing of ours left, no webhook blocks");
+    step("uninstall with a policy left (helm's objects, then `fips-operator uninstall`): nothing of ours left, no webhook blocks");
 }
 
 /// `up` on a running cluster starts what is missing (here: the stopped controllers) and prints
