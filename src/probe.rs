@@ -21,7 +21,7 @@ use crate::api::{
     FipsStatusStatus, ImagePhase, NodeSummary, TlsEndpointStatus,
 };
 use crate::controller::facts::{container_statuses, digest_of_image_id};
-use crate::controller::scan_queue::{scanned_status, write_report};
+use crate::controller::scan_queue::{scanned_status, write_report, Overwrite};
 use crate::host::cgroup::strip_runtime;
 use crate::host::process::{scan_processes_with, Cache, ProcessEvidence, State};
 use crate::host::{host_facts, host_reasons, HostFacts};
@@ -425,8 +425,13 @@ impl Probe {
             if !tried.insert(digest.clone()) {
                 continue;
             }
+            // What the write below may replace: the report as read here, or none.
+            let overwrite;
             match reports.get_opt(&image_report_name(&digest)).await {
                 Ok(Some(r)) => {
+                    overwrite = r
+                        .resource_version()
+                        .map_or(Overwrite::Absent, Overwrite::Unchanged);
                     if let Some(s) = r.status.as_ref().filter(|s| {
                         s.phase != ImagePhase::Pending
                             && (s.scanner_version == SCANNER_VERSION
@@ -439,7 +444,7 @@ impl Probe {
                         continue;
                     }
                 }
-                Ok(None) => {}
+                Ok(None) => overwrite = Overwrite::Absent,
                 Err(e) => {
                     tracing::warn!(%digest, error = %e, "cannot read FipsImageReport");
                     continue;
@@ -470,8 +475,11 @@ impl Probe {
             // deleted at run time, paths under a volume): marked, so that the controller's
             // queue still scans the image from its registry and replaces it.
             status.scanner_version = running_root_version();
-            match write_report(client, MANAGER, &digest, &status).await {
-                Ok(_) => {
+            match write_report(client, &digest, &status, overwrite).await {
+                Ok(None) => {
+                    tracing::info!(%digest, %image, "a verdict landed while the container was judged: kept");
+                }
+                Ok(Some(_)) => {
                     tracing::info!(%digest, %image, outcome = scan.outcome.as_str(), "image judged from a running container");
                 }
                 Err(e) => tracing::warn!(%digest, error = %e, "cannot write FipsImageReport"),

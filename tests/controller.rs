@@ -558,6 +558,57 @@ async fn a_node_without_a_running_probe_is_labelled_unknown_and_its_status_says_
     );
 }
 
+/// A scan request (the webhook's Pending report) never replaces a report that exists, however
+/// stale the requesting replica's cache: the create meets 409 and nothing more is written.
+#[tokio::test]
+async fn a_scan_request_never_replaces_an_existing_report() {
+    let (ctx, _w, mut server) = context();
+    let digest = format!("sha256:{}", "c".repeat(64));
+    let (_, seen) = tokio::join!(
+        fips_operator::controller::request_scans(&ctx, vec![format!("reg.example/x@{digest}")]),
+        server.answer_with(http::StatusCode::CONFLICT, |_| {
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                   "reason": "AlreadyExists", "code": 409, "message": "already exists"})
+        })
+    );
+    assert_eq!(seen.method, "POST");
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(200), server.echo())
+            .await
+            .is_err(),
+        "a status write followed the refused create"
+    );
+}
+
+/// A verdict written from a read (the probe's) carries that read's resourceVersion: a report
+/// changed since is kept (409), and the writer is told nothing was written.
+#[tokio::test]
+async fn a_verdict_based_on_an_older_read_is_not_written_over_a_newer_one() {
+    use fips_operator::controller::scan_queue::{write_report, Overwrite};
+    let (ctx, _w, mut server) = context();
+    let digest = format!("sha256:{}", "d".repeat(64));
+    let status = fips_operator::api::FipsImageReportStatus {
+        phase: fips_operator::api::ImagePhase::Scanned,
+        ..Default::default()
+    };
+    let (r, seen) = tokio::join!(
+        write_report(
+            &ctx.client,
+            &digest,
+            &status,
+            Overwrite::Unchanged("41".into())
+        ),
+        server.answer_with(http::StatusCode::CONFLICT, |_| {
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                   "reason": "Conflict", "code": 409, "message": "the object has been modified"})
+        })
+    );
+    assert!(r.expect("a conflict is not an error").is_none());
+    assert!(seen.path.ends_with("/status"), "{}", seen.path);
+    assert_eq!(seen.body["metadata"]["resourceVersion"], "41");
+    assert_eq!(seen.content_type, "application/apply-patch+yaml");
+}
+
 #[tokio::test]
 async fn a_node_that_cannot_be_written_does_not_hold_up_the_others() {
     let (ctx, mut w, mut server) = context();
@@ -777,12 +828,14 @@ async fn the_webhook_decides_from_the_caches_and_requests_scans_for_new_digests(
         (a, b)
     });
     let name = new_digest.replace(':', "-");
+    // Created (POST), never applied over a report that may exist already.
     assert_eq!(
-        seen.0.path,
-        format!("/apis/fips.operator.dev/v1alpha1/fipsimagereports/{name}")
+        (seen.0.method.as_str(), seen.0.path.as_str()),
+        ("POST", "/apis/fips.operator.dev/v1alpha1/fipsimagereports")
     );
+    assert_eq!(seen.0.body["metadata"]["name"], name);
     assert!(
-        seen.0.query.contains("fieldManager=fips-operator-webhook"),
+        seen.0.query.contains("fieldManager=fips-operator-reports"),
         "{}",
         seen.0.query
     );

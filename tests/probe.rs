@@ -152,7 +152,11 @@ async fn a_pass_judges_the_container_image_and_applies_the_node_status() {
             ("GET".into(), "/api/v1/nodes/node-a".into()),
             ("GET".into(), "/api/v1/pods".into()),
             ("GET".into(), report_path.clone()),
-            ("PATCH".into(), report_path.clone()),
+            // No report yet: created, never replacing one that landed meanwhile.
+            (
+                "POST".into(),
+                "/apis/fips.operator.dev/v1alpha1/fipsimagereports".into()
+            ),
             ("PATCH".into(), format!("{report_path}/status")),
             // The other container's process is not visible: its image is looked up, not scanned.
             (
@@ -175,7 +179,8 @@ async fn a_pass_judges_the_container_image_and_applies_the_node_status() {
     );
     assert_eq!(seen[1].query, "&fieldSelector=spec.nodeName%3Dnode-a");
     // The image report, from the running container's root.
-    assert!(seen[3].query.contains("fieldManager=fips-operator-probe"));
+    assert!(seen[3].query.contains("fieldManager=fips-operator-reports"));
+    assert!(seen[4].query.contains("fieldManager=fips-operator-reports"));
     let report = &seen[4].body["status"];
     assert_eq!(report["phase"], "Scanned");
     // Marked as judged from a running container: the controller still scans the image.

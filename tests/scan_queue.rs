@@ -164,7 +164,7 @@ async fn pods_images_are_scanned_once_per_digest_with_their_pull_secret() {
                 s.path == format!("/apis/fips.operator.dev/v1alpha1/fipsimagereports/{name}/status")
             })
             .expect("status write");
-        assert!(s.query.contains("fieldManager=fips-operator-controller"));
+        assert!(s.query.contains("fieldManager=fips-operator-reports"));
         s.body["status"].clone()
     };
     let g = status(&good);

@@ -21,7 +21,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
 use super::facts::{prune_pod, prune_workload};
-use super::scan_queue::{scan_requests, write_report, ScanQueue};
+use super::scan_queue::{scan_requests, write_report, Overwrite, ScanQueue};
 use super::server::{serve, Health};
 use super::{certs, daemonset, namespaces, nodes, status, Context, Error, Settings, Stores};
 use crate::webhook::tags::TagResolver;
@@ -129,14 +129,13 @@ pub async fn request_scans(ctx: &Context, images: Vec<String>) {
             images: vec![image.clone()],
             ..Default::default()
         };
-        if let Err(e) = write_report(&ctx.client, WEBHOOK_MANAGER, digest, &status).await {
+        // Created only where no report is: a cache that missed a verdict never turns it back
+        // into Pending.
+        if let Err(e) = write_report(&ctx.client, digest, &status, Overwrite::Absent).await {
             tracing::warn!(%image, error = %e, "could not request a scan");
         }
     }
 }
-
-/// The field manager of the webhook's writes (Pending reports).
-pub const WEBHOOK_MANAGER: &str = "fips-operator-webhook";
 
 /// The first wait after a failed pass; it doubles up to the resync period.
 const FIRST_RETRY: Duration = Duration::from_secs(2);

@@ -17,7 +17,7 @@ use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
 
 use super::facts::{digest_of_image_id, pod_image_ids, spec_images, PodTemplated};
-use super::{Context, Error, Stores, MANAGER, SCANNER_VERSION};
+use super::{Context, Error, Stores, SCANNER_VERSION};
 use crate::api::{
     image_report_name, FipsImageReport, FipsImageReportStatus, ImageBinary, ImagePhase,
     ImageSummary,
@@ -374,14 +374,37 @@ pub fn failed_status(
     }
 }
 
+/// The one field manager of every FipsImageReport write (the scan queue, the webhook's scan
+/// requests, the probe's running-container verdicts): each write replaces the whole status
+/// the last one wrote, so no field of an earlier writer lingers.
+pub const REPORT_MANAGER: &str = "fips-operator-reports";
+
+/// What a report write may replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Whatever is there: the lease holder's registry scan, the authority on a digest.
+    Any,
+    /// Nothing: the report is created, or the write is dropped (a scan request never replaces
+    /// a verdict, however stale the requester's cache).
+    Absent,
+    /// The report as read at this resourceVersion, provided nothing was written since (a
+    /// verdict that landed meanwhile is never replaced by the one based on the older read).
+    Unchanged(String),
+}
+
+fn conflict(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 409 || s.code == 404)
+}
+
 /// Creates the report if absent and applies its status (server-side apply, field manager
-/// `manager`). Returns the object as stored.
+/// [`REPORT_MANAGER`]), as far as `overwrite` allows. Returns the object as stored, or `None`
+/// when the write was dropped because the report is not what `overwrite` requires.
 pub async fn write_report(
     client: &kube::Client,
-    manager: &str,
     digest: &str,
     status: &FipsImageReportStatus,
-) -> Result<FipsImageReport, Error> {
+    overwrite: Overwrite,
+) -> Result<Option<FipsImageReport>, Error> {
     let api: Api<FipsImageReport> = Api::all(client.clone());
     let name = image_report_name(digest);
     let object = json!({
@@ -390,20 +413,54 @@ pub async fn write_report(
         "metadata": {"name": name},
         "spec": {"digest": digest},
     });
-    let params = PatchParams::apply(manager).force();
-    api.patch(&name, &params, &Patch::Apply(&object))
-        .await
-        .map_err(Error::kube(format!("creating FipsImageReport {name}")))?;
-    let body = json!({
+    let precondition = match overwrite {
+        Overwrite::Any => {
+            let params = PatchParams::apply(REPORT_MANAGER).force();
+            api.patch(&name, &params, &Patch::Apply(&object))
+                .await
+                .map_err(Error::kube(format!("creating FipsImageReport {name}")))?;
+            None
+        }
+        Overwrite::Absent => {
+            let report: FipsImageReport =
+                serde_json::from_value(object).map_err(|e| Error::Encode(e.to_string()))?;
+            let params = kube::api::PostParams {
+                field_manager: Some(REPORT_MANAGER.into()),
+                ..Default::default()
+            };
+            match api.create(&params, &report).await {
+                Ok(created) => created.resource_version(),
+                Err(e) if conflict(&e) => return Ok(None),
+                Err(e) => {
+                    return Err(Error::Kube {
+                        what: format!("creating FipsImageReport {name}"),
+                        source: e,
+                    })
+                }
+            }
+        }
+        Overwrite::Unchanged(version) => Some(version),
+    };
+    let mut body = json!({
         "apiVersion": "fips.operator.dev/v1alpha1",
         "kind": "FipsImageReport",
         "status": status,
     });
-    api.patch_status(&name, &params, &Patch::Apply(&body))
-        .await
-        .map_err(Error::kube(format!(
-            "writing the status of FipsImageReport {name}"
-        )))
+    if let Some(version) = precondition {
+        body["metadata"] = json!({"resourceVersion": version});
+    }
+    let params = PatchParams::apply(REPORT_MANAGER).force();
+    match api.patch_status(&name, &params, &Patch::Apply(&body)).await {
+        Ok(report) => Ok(Some(report)),
+        Err(e) if body.get("metadata").is_some() && conflict(&e) => {
+            tracing::info!(report = %name, "the report changed since it was read: not replaced");
+            Ok(None)
+        }
+        Err(e) => Err(Error::Kube {
+            what: format!("writing the status of FipsImageReport {name}"),
+            source: e,
+        }),
+    }
 }
 
 #[derive(Default)]
@@ -575,7 +632,7 @@ async fn process(queue: &ScanQueue, ctx: &Context, req: &ScanRequest) -> Option<
             }
             let status = scanned_status(&scan, &req.images, now);
             ctx.metrics.count_scan(scan.outcome.as_str());
-            match write_report(&ctx.client, MANAGER, &digest, &status).await {
+            match write_report(&ctx.client, &digest, &status, Overwrite::Any).await {
                 Ok(report) => {
                     tracing::info!(image = %req.reference, %digest, outcome = scan.outcome.as_str(), "image scanned");
                     if scan.outcome == crate::policy::Outcome::NonCompliant {
@@ -587,8 +644,10 @@ async fn process(queue: &ScanQueue, ctx: &Context, req: &ScanRequest) -> Option<
                                 .first()
                                 .map_or("see the report", String::as_str)
                         );
-                        super::nodes::publish(ctx, &report, "NonCompliantImage", "Scan", note)
-                            .await;
+                        if let Some(report) = &report {
+                            super::nodes::publish(ctx, report, "NonCompliantImage", "Scan", note)
+                                .await;
+                        }
                     }
                     None
                 }
@@ -606,7 +665,7 @@ async fn process(queue: &ScanQueue, ctx: &Context, req: &ScanRequest) -> Option<
                 return Some(ctx.settings.scan_backoff * 10);
             };
             let status = failed_status(&reason, &req.images, &req.platform, now);
-            if let Err(e) = write_report(&ctx.client, MANAGER, digest, &status).await {
+            if let Err(e) = write_report(&ctx.client, digest, &status, Overwrite::Any).await {
                 tracing::error!(error = %e, "could not record a failed scan");
                 return Some(ctx.settings.scan_backoff);
             }
