@@ -66,7 +66,7 @@ pub enum Command {
     /// Take back what the operator wrote into the cluster beyond the chart's objects: the
     /// FipsPolicies and their probe DaemonSet, node labels and taints, namespace routing
     /// labels, FipsImageReports and FipsStatuses (and with --delete-crds the CRDs). Run it
-    /// with `helm uninstall`, before or after.
+    /// after `helm uninstall`.
     Uninstall(uninstall::UninstallArgs),
 }
 

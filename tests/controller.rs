@@ -558,6 +558,43 @@ async fn a_node_without_a_running_probe_is_labelled_unknown_and_its_status_says_
     );
 }
 
+/// Once the node's FipsStatus says why no probe runs and its label says `unknown`, a pass
+/// writes nothing: no write loop.
+#[tokio::test]
+async fn a_node_already_reported_without_a_probe_is_not_written_again() {
+    let (ctx, mut w, server) = context();
+    put(
+        &mut w.nodes,
+        node("n1", json!({"fips.operator.dev/enabled": "unknown"})),
+    );
+    put(
+        &mut w.policies,
+        policy("taint", json!({"mode": "Enforce", "nodeAction": "Taint"})),
+    );
+    let hint = fips_operator::controller::facts::probe_not_running_hint(
+        "fips-operator",
+        &Default::default(),
+    );
+    put(
+        &mut w.statuses,
+        json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsStatus",
+               "metadata": {"name": "n1"}, "spec": {"nodeName": "n1"},
+               "status": {"probeVersion": "", "probeTime": "", "conditions": [{
+                   "type": "Compliant", "status": "Unknown", "reason": "ProbeNotRunning",
+                   "lastTransitionTime": "2026-11-26T09:00:00Z",
+                   "message": format!("the probe is not running on node n1, so its FIPS mode is not known: {hint}")}]}}),
+    );
+    // A write would wait for an answer the mock server never gives.
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        nodes::reconcile_nodes(&ctx, now()),
+    )
+    .await
+    .expect("no write although nothing changed");
+    assert_eq!(r.expect("reconcile"), 0);
+    drop(server);
+}
+
 /// A scan request (the webhook's Pending report) never replaces a report that exists, however
 /// stale the requesting replica's cache: the create meets 409 and nothing more is written.
 #[tokio::test]

@@ -13,7 +13,7 @@ pub struct UninstallArgs {
     /// The namespace the operator was installed in (home of the probe DaemonSet).
     #[arg(long, short = 'n', default_value = "fips-operator")]
     pub namespace: String,
-    /// The release's admission routing label (`admission.fips.operator.dev/<release>`).
+    /// The release's admission routing label (`admission.fips.operator.dev/<the chart's fullname>`).
     #[arg(long, default_value = "admission.fips.operator.dev/fips-operator")]
     pub admission_label: String,
     /// Also delete the CRDs (FipsPolicy, FipsStatus, FipsImageReport).

@@ -53,7 +53,8 @@ pub fn reported(status: Option<&FipsStatus>, now: Timestamp, stale_after: Signed
     })
 }
 
-/// The nodes on which a pod of the probe DaemonSet (in `namespace`) is running.
+/// The nodes on which a pod of the probe DaemonSet (in `namespace`) is pending or running: a
+/// probe that is starting (its image being pulled) is not reported as missing.
 pub fn probe_nodes(pods: &[std::sync::Arc<Pod>], namespace: &str) -> HashSet<String> {
     pods.iter()
         .filter(|p| p.namespace().as_deref() == Some(namespace))
@@ -62,7 +63,10 @@ pub fn probe_nodes(pods: &[std::sync::Arc<Pod>], namespace: &str) -> HashSet<Str
                 .iter()
                 .any(|o| o.kind == "DaemonSet" && o.name == crate::controller::daemonset::NAME)
         })
-        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .filter(|p| {
+            let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
+            !matches!(phase, Some("Failed" | "Succeeded"))
+        })
         .filter_map(|p| p.spec.as_ref().and_then(|s| s.node_name.clone()))
         .collect()
 }

@@ -688,11 +688,12 @@ fn a_probe_runs_where_its_daemonset_pod_runs_and_a_namespace_level_is_named() {
     let pods = [
         pod("fips-operator", "fips-operator-probe", "a", "Running"),
         pod("fips-operator", "fips-operator-probe", "b", "Pending"),
+        pod("fips-operator", "fips-operator-probe", "e", "Failed"),
         pod("fips-operator", "other", "c", "Running"),
         pod("elsewhere", "fips-operator-probe", "d", "Running"),
     ];
     let running = super::facts::probe_nodes(&pods, "fips-operator");
-    assert_eq!(running, ["a".to_string()].into());
+    assert_eq!(running, ["a".to_string(), "b".to_string()].into());
 
     let level = |v: Option<&str>| {
         let labels = v

@@ -1,6 +1,6 @@
 //! `fips-operator uninstall`: takes back everything the operator wrote into a cluster that the
 //! chart does not own, so that `helm uninstall` (which deletes only the chart's objects) leaves
-//! nothing behind, in whichever order the two run: the FipsPolicies (and with them the probe
+//! nothing behind (run after it: a controller still running would write reports again): the FipsPolicies (and with them the probe
 //! DaemonSet they own), the node labels and taints, the namespaces' admission routing label,
 //! the FipsImageReports and FipsStatuses, and on request the CRDs.
 
@@ -46,7 +46,11 @@ pub async fn uninstall(
         // First the policies: a controller still running then wants no label, taint or
         // DaemonSet any more, and writes none while the rest is taken back.
         let policies: Api<FipsPolicy> = Api::all(client.clone());
-        for p in policies.list(&ListParams::default()).await? {
+        let list = policies
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| anyhow::anyhow!("listing the FipsPolicies: {e}"))?;
+        for p in list {
             let name = p.name_any();
             match policies.delete(&name, &DeleteParams::default()).await {
                 Ok(_) => say(format!("deleted FipsPolicy {name}")),
@@ -64,7 +68,11 @@ pub async fn uninstall(
     }
 
     let nodes: Api<Node> = Api::all(client.clone());
-    for node in nodes.list(&ListParams::default()).await? {
+    let list = nodes
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("listing the nodes: {e}"))?;
+    for node in list {
         let name = node.name_any();
         let none = NodeWanted {
             label: None,
@@ -90,10 +98,11 @@ pub async fn uninstall(
 
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let label = &what.admission_label;
-    for ns in namespaces
+    let list = namespaces
         .list(&ListParams::default().labels(label))
-        .await?
-    {
+        .await
+        .map_err(|e| anyhow::anyhow!("listing the namespaces labelled {label}: {e}"))?;
+    for ns in list {
         let name = ns.name_any();
         let patch = json!({"metadata": {"labels": {label.as_str(): null}}});
         namespaces
