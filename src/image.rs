@@ -21,7 +21,7 @@ mod scan_image;
 pub mod source;
 mod zip_names;
 
-pub use cache::SCANNER_VERSION;
+pub use cache::{RUNNING_CONTAINER_MARK, SCANNER_VERSION};
 pub use registry::{manifest_digest, RegistryOptions};
 pub use report::{ScanReport, Skipped};
 pub use rootfs::{scan_dir, scan_file, scan_running_root, ScanContext};

@@ -254,7 +254,7 @@ pub fn tls_status(a: &crate::host::tls::TlsAudit, now: Timestamp) -> TlsEndpoint
 
 /// The scanner version a probe writes into the reports it makes from running containers.
 pub fn running_root_version() -> String {
-    format!("{SCANNER_VERSION}+running-container")
+    format!("{SCANNER_VERSION}{}", crate::image::RUNNING_CONTAINER_MARK)
 }
 
 /// `linux/amd64`-style platform of this machine.

@@ -110,10 +110,18 @@ impl ImageVerdicts for ReportVerdicts {
                     ImageKnowledge::NotJudged
                 }
                 ImageVerdict::Unknown => ImageKnowledge::Unknown {
-                    why: status
-                        .reason
-                        .clone()
-                        .unwrap_or_else(|| "the report has no verdict".into()),
+                    why: status.reason.clone().unwrap_or_else(|| {
+                        if status
+                            .scanner_version
+                            .ends_with(crate::image::RUNNING_CONTAINER_MARK)
+                        {
+                            "judged so far only from a running container by a node's probe, \
+                             which cannot vouch for an image; its registry scan decides"
+                                .into()
+                        } else {
+                            "the report has no verdict".into()
+                        }
+                    }),
                     details: format!("kubectl get fir {name} -o yaml"),
                 },
             };

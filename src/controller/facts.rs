@@ -213,6 +213,16 @@ pub fn report_verdict(
                 // Modules that were cut from the list cannot be re-derived.
                 return ImageVerdict::Unknown;
             }
+            if status
+                .scanner_version
+                .ends_with(crate::image::RUNNING_CONTAINER_MARK)
+            {
+                // Only a node's probe vouches for it, and any node's probe may write reports:
+                // a compromised node must not make an image compliant for the whole cluster.
+                // The registry scan that replaces it decides; a probe's non-compliant verdict
+                // stands meanwhile.
+                return ImageVerdict::Unknown;
+            }
             ImageVerdict::Compliant
         }
         (ImagePhase::Scanned, Some("non-compliant")) => ImageVerdict::NonCompliant(

@@ -115,6 +115,27 @@ fn report(outcome: &str, phase: &str, modules: &[&str], truncated: bool) -> Fips
 }
 
 #[test]
+fn a_compliant_verdict_from_a_running_container_is_not_taken_on_a_probes_word() {
+    let registry = ModuleRegistry::built_in();
+    let today = super::status::today(NOW.parse().expect("time"));
+    let mut r = report("compliant", "Scanned", &[], false);
+    let v = |r: &FipsImageReport| report_verdict(r, ImagePolicy::default(), &registry, today);
+    r.status.as_mut().expect("status").scanner_version = crate::image::SCANNER_VERSION.into();
+    assert_eq!(v(&r), ImageVerdict::Compliant);
+    let probe = format!(
+        "{}{}",
+        crate::image::SCANNER_VERSION,
+        crate::image::RUNNING_CONTAINER_MARK
+    );
+    r.status.as_mut().expect("status").scanner_version = probe.clone();
+    assert_eq!(v(&r), ImageVerdict::Unknown);
+    // Its non-compliant verdict stands.
+    let mut bad = report("non-compliant", "Scanned", &[], false);
+    bad.status.as_mut().expect("status").scanner_version = probe;
+    assert!(matches!(v(&bad), ImageVerdict::NonCompliant(_)));
+}
+
+#[test]
 fn report_verdicts_derive_validation_when_read() {
     let registry = ModuleRegistry::built_in();
     let today = super::status::today(NOW.parse().expect("time"));

@@ -15,6 +15,10 @@ use crate::policy;
 /// Bumped with every release: a new scanner version rescans.
 pub const SCANNER_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Appended to the scanner version of a verdict the node probe drew from a running
+/// container's root rather than from the image in its registry.
+pub const RUNNING_CONTAINER_MARK: &str = "+running-container";
+
 #[derive(Serialize, Deserialize)]
 struct Entry {
     report: ScanReport,
