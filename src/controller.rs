@@ -9,7 +9,7 @@
 
 pub mod certs;
 pub mod daemonset;
-pub mod facts;
+pub use crate::cluster::facts;
 pub mod metrics;
 pub mod namespaces;
 pub mod nodes;

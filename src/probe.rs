@@ -20,8 +20,8 @@ use crate::api::{
     image_report_name, set_condition, ConditionStatus, ContainerEntry, FipsImageReport,
     FipsStatusStatus, ImagePhase, NodeSummary, TlsEndpointStatus,
 };
-use crate::controller::facts::{container_statuses, digest_of_image_id};
-use crate::controller::scan_queue::{scanned_status, write_report, Overwrite};
+use crate::cluster::facts::{container_statuses, digest_of_image_id};
+use crate::cluster::reports::{scanned_status, write_report, Overwrite};
 use crate::host::cgroup::strip_runtime;
 use crate::host::process::{scan_processes_with, Cache, ProcessEvidence, State};
 use crate::host::{host_facts, host_reasons, HostFacts};

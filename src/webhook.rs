@@ -14,7 +14,7 @@ use kube::core::DynamicObject;
 use serde_json::Value;
 
 use crate::api::{FipsImageReport, FipsPolicySpec, ImagePhase};
-use crate::controller::facts::report_verdict;
+use crate::cluster::facts::{report_verdict, without_answered_pending};
 use crate::inspect::{Day, ModuleRegistry};
 use crate::policy::admission::{
     decide, Context, ImageKnowledge, ImageVerdicts, NamedPolicy, NoVerdict, Outcome, Subject,
@@ -77,7 +77,7 @@ impl ReportVerdicts {
                     .is_some_and(|s| s.images.iter().any(|x| x == image)),
             })
             .collect();
-        crate::controller::facts::without_answered_pending(found)
+        without_answered_pending(found)
     }
 }
 

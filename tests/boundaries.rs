@@ -75,6 +75,35 @@ fn pure_modules_do_no_io() {
     );
 }
 
+/// The probe and the webhook take what they share with the controller from `src/cluster`,
+/// below all three, never from the controller; `src/cluster` imports none of them.
+#[test]
+fn the_probe_and_the_webhook_do_not_import_the_controller() {
+    let writers = [
+        "src/probe.rs",
+        "src/webhook.rs",
+        "src/webhook",
+        "src/cluster.rs",
+        "src/cluster",
+    ];
+    let hits = scan_sources(&writers, &["crate::controller"], false);
+    assert!(
+        hits.is_empty(),
+        "imports the controller:\n{}",
+        hits.join("\n")
+    );
+    let hits = scan_sources(
+        &["src/cluster.rs", "src/cluster"],
+        &["crate::webhook", "crate::probe"],
+        false,
+    );
+    assert!(
+        hits.is_empty(),
+        "src/cluster imports a writer:\n{}",
+        hits.join("\n")
+    );
+}
+
 #[test]
 fn unsafe_only_in_the_mmap_module() {
     let hits: Vec<String> = scan_sources(&["src"], &["unsafe"], false)

@@ -571,10 +571,8 @@ async fn a_node_already_reported_without_a_probe_is_not_written_again() {
         &mut w.policies,
         policy("taint", json!({"mode": "Enforce", "nodeAction": "Taint"})),
     );
-    let hint = fips_operator::controller::facts::probe_not_running_hint(
-        "fips-operator",
-        &Default::default(),
-    );
+    let hint =
+        fips_operator::cluster::facts::probe_not_running_hint("fips-operator", &Default::default());
     put(
         &mut w.statuses,
         json!({"apiVersion": "fips.operator.dev/v1alpha1", "kind": "FipsStatus",
@@ -621,7 +619,7 @@ async fn a_scan_request_never_replaces_an_existing_report() {
 /// changed since is kept (409), and the writer is told nothing was written.
 #[tokio::test]
 async fn a_verdict_based_on_an_older_read_is_not_written_over_a_newer_one() {
-    use fips_operator::controller::scan_queue::{write_report, Overwrite};
+    use fips_operator::cluster::reports::{write_report, Overwrite};
     let (ctx, _w, mut server) = context();
     let digest = format!("sha256:{}", "d".repeat(64));
     let status = fips_operator::api::FipsImageReportStatus {

@@ -188,7 +188,7 @@ fn scan_images(
                     .to_string();
                 (
                     digest,
-                    crate::controller::scan_queue::scanned_status(&scan, &seen, now),
+                    crate::cluster::reports::scanned_status(&scan, &seen, now),
                 )
             }
             Err(e) => {
@@ -234,7 +234,7 @@ pub fn run(args: AdmitArgs) -> anyhow::Result<u8> {
             .iter()
             .filter_map(|o| pod_spec(o["kind"].as_str()?, o)?.ok())
             .flat_map(|spec| {
-                crate::controller::facts::spec_images(Some(&spec))
+                crate::cluster::facts::spec_images(Some(&spec))
                     .map(|(_, image)| image.to_string())
                     .collect::<Vec<_>>()
             })

@@ -21,7 +21,7 @@ use kube::{Resource, ResourceExt};
 use super::{Context, Error, Settings, MANAGER};
 use crate::api::FipsPolicy;
 
-pub const NAME: &str = "fips-operator-probe";
+pub const NAME: &str = crate::cluster::facts::PROBE_DAEMONSET;
 
 fn labels() -> BTreeMap<String, String> {
     BTreeMap::from([

@@ -21,9 +21,10 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
 use super::facts::{prune_pod, prune_workload};
-use super::scan_queue::{scan_requests, write_report, Overwrite, ScanQueue};
+use super::scan_queue::{scan_requests, ScanQueue};
 use super::server::{serve, Health};
 use super::{certs, daemonset, namespaces, nodes, status, Context, Error, Settings, Stores};
+use crate::cluster::reports::{write_report, Overwrite};
 use crate::webhook::tags::TagResolver;
 use crate::webhook::{server as webhook_server, Admission, ReportVerdicts};
 

@@ -14,9 +14,9 @@ use super::facts::{digest_of_image_id, node_fips, pod_facts, prune_pod, report_v
 use super::metrics::Metrics;
 use super::namespaces::{published, wanted_label, Published};
 use super::nodes::{node_patch, node_wanted, NodeWanted};
-use super::scan_queue::{failed_status, scanned_status};
 use super::server::{route, serve, Health};
 use crate::api::{FipsImageReport, FipsPolicy, FipsPolicySpec, FipsStatus, Mode};
+use crate::cluster::reports::{failed_status, scanned_status};
 use crate::image::ScanReport;
 use crate::inspect::ModuleRegistry;
 use crate::policy::cluster::{admission_mode, ImageVerdict, NamespaceFacts};

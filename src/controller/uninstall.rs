@@ -46,11 +46,7 @@ pub async fn uninstall(
         // First the policies: a controller still running then wants no label, taint or
         // DaemonSet any more, and writes none while the rest is taken back.
         let policies: Api<FipsPolicy> = Api::all(client.clone());
-        let list = policies
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| anyhow::anyhow!("listing the FipsPolicies: {e}"))?;
-        for p in list {
+        for p in list(&policies, ListParams::default(), "the FipsPolicies").await? {
             let name = p.name_any();
             match policies.delete(&name, &DeleteParams::default()).await {
                 Ok(_) => say(format!("deleted FipsPolicy {name}")),
@@ -68,11 +64,7 @@ pub async fn uninstall(
     }
 
     let nodes: Api<Node> = Api::all(client.clone());
-    let list = nodes
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| anyhow::anyhow!("listing the nodes: {e}"))?;
-    for node in list {
+    for node in list(&nodes, ListParams::default(), "the nodes").await? {
         let name = node.name_any();
         let none = NodeWanted {
             label: None,
@@ -98,11 +90,8 @@ pub async fn uninstall(
 
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let label = &what.admission_label;
-    let list = namespaces
-        .list(&ListParams::default().labels(label))
-        .await
-        .map_err(|e| anyhow::anyhow!("listing the namespaces labelled {label}: {e}"))?;
-    for ns in list {
+    let labelled = format!("the namespaces labelled {label}");
+    for ns in list(&namespaces, ListParams::default().labels(label), &labelled).await? {
         let name = ns.name_any();
         let patch = json!({"metadata": {"labels": {label.as_str(): null}}});
         namespaces
@@ -139,15 +128,22 @@ async fn delete_all<K>(api: &Api<K>, what: &str) -> anyhow::Result<usize>
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let list = api
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| anyhow::anyhow!("listing {what}: {e}"))?;
-    let n = list.items.len();
+    let n = list(api, ListParams::default(), what).await?.len();
     if n > 0 {
         api.delete_collection(&DeleteParams::default(), &ListParams::default())
             .await
             .map_err(|e| anyhow::anyhow!("deleting {what}: {e}"))?;
     }
     Ok(n)
+}
+
+async fn list<K>(api: &Api<K>, params: ListParams, what: &str) -> anyhow::Result<Vec<K>>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let list = api
+        .list(&params)
+        .await
+        .map_err(|e| anyhow::anyhow!("listing {what}: {e}"))?;
+    Ok(list.items)
 }

@@ -57,7 +57,7 @@ use std::time::{Duration, Instant};
 use fips_operator::api::{
     condition, FipsImageReport, FipsPolicy, FipsStatus, ImagePhase, NODE_FIPS_LABEL, NODE_TAINT_KEY,
 };
-use fips_operator::controller::facts::node_fips;
+use fips_operator::cluster::facts::node_fips;
 use futures::FutureExt;
 use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};

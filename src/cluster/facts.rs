@@ -16,6 +16,9 @@ use crate::inspect::{Day, ModuleRegistry, Validation};
 use crate::policy::cluster::{ContainerFacts, ImageVerdict, NodeFacts, PodFacts};
 use crate::policy::ImagePolicy;
 
+/// The probe DaemonSet the controller applies in the operator's namespace.
+pub const PROBE_DAEMONSET: &str = "fips-operator-probe";
+
 /// How far ahead of our clock a probe's time may be (clock skew) before it proves nothing.
 const MAX_SKEW: SignedDuration = SignedDuration::from_mins(5);
 
@@ -61,7 +64,7 @@ pub fn probe_nodes(pods: &[std::sync::Arc<Pod>], namespace: &str) -> HashSet<Str
         .filter(|p| {
             p.owner_references()
                 .iter()
-                .any(|o| o.kind == "DaemonSet" && o.name == crate::controller::daemonset::NAME)
+                .any(|o| o.kind == "DaemonSet" && o.name == PROBE_DAEMONSET)
         })
         .filter(|p| {
             let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
@@ -77,7 +80,7 @@ pub fn probe_not_running_hint(namespace: &str, labels: &BTreeMap<String, String>
     const ENFORCE: &str = "pod-security.kubernetes.io/enforce";
     let describe = format!(
         "`kubectl -n {namespace} describe daemonset {}` says why",
-        crate::controller::daemonset::NAME
+        PROBE_DAEMONSET
     );
     match labels.get(ENFORCE).map(String::as_str) {
         Some(level) if level != "privileged" => format!(
